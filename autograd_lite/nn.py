@@ -1,0 +1,142 @@
+"""Modules and parameters: the containers that models are built from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd_lite import ops
+from autograd_lite.tensor import Tensor, _frozen
+
+
+class Parameter(Tensor):
+    """A trainable tensor: requires grad, drawn apart in graphs, found by `Module`."""
+
+    __slots__ = ()
+
+    def __init__(self, data, label=None, dtype=None):
+        super().__init__(data, requires_grad=True, label=label, dtype=dtype)
+        self.is_parameter = True
+
+    def assign(self, values) -> None:
+        """Replace the values (same shape and dtype); the old array stays intact."""
+        values = np.array(values, dtype=self.dtype)
+        if values.shape != self.shape:
+            raise ValueError(f"assign: parameter '{self.label}' has shape {self.shape}, "
+                             f"got {values.shape}")
+        self.data = _frozen(values)
+
+
+class Module:
+    """A container of parameters and submodules, discovered from its attributes in order."""
+
+    training = True
+
+    def named_parameters(self, prefix: str = ""):
+        """Yield (dotted name, Parameter) for this module and its submodules, in order."""
+        seen = set()
+        for name, value in vars(self).items():
+            yield from _named(value, prefix + name, seen)
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters, in a fixed order."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self):
+        """This module and every submodule, depth first."""
+        yield self
+        for value in vars(self).values():
+            for m in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(m, Module):
+                    yield from m.modules()
+
+    def zero_grad(self) -> None:
+        """Forget all accumulated gradients."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode on this module and its submodules."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode (the same as `train(False)`)."""
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameter name -> a copy of its values."""
+        return {name: np.array(p.data) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Load values saved by `state_dict`; names, shapes and dtypes must all match."""
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: missing {missing}, unexpected {unexpected}")
+        for name, p in own.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape:
+                raise ValueError(f"load_state_dict: '{name}' has shape {p.shape}, "
+                                 f"the state has {value.shape}")
+            if value.dtype != p.dtype:
+                raise ValueError(f"load_state_dict: '{name}' has dtype {p.dtype}, "
+                                 f"the state has {value.dtype}")
+        for name, p in own.items():
+            p.assign(state[name])
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+
+def _named(value, name, seen):
+    if isinstance(value, Parameter):
+        if id(value) not in seen:
+            seen.add(id(value))
+            yield name, value
+    elif isinstance(value, Module):
+        for sub, p in value.named_parameters(prefix=name + "."):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield sub, p
+    elif isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            yield from _named(item, f"{name}.{k}", seen)
+
+
+def _rng(rng):
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+class Linear(Module):
+    """y = x @ W.T + b, with W of shape (out_features, in_features), PyTorch's layout.
+
+    Initialised uniformly in +-1/sqrt(in_features), as PyTorch does.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
+        rng = _rng(rng)
+        bound = 1.0 / np.sqrt(in_features)
+        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)),
+                                label="W", dtype=dtype)
+        self.bias = (Parameter(rng.uniform(-bound, bound, out_features), label="b",
+                               dtype=dtype) if bias else None)
+
+    def forward(self, x):
+        y = ops.matmul(x, self.weight.T)
+        return y if self.bias is None else y + self.bias
+
+
+class Embedding(Module):
+    """A lookup table: integer ids (any shape) -> rows of `weight` (num, dim), N(0, 1) init."""
+
+    def __init__(self, num_embeddings, embedding_dim, dtype=np.float64, rng=None):
+        self.weight = Parameter(_rng(rng).standard_normal((num_embeddings, embedding_dim)),
+                                label="E", dtype=dtype)
+
+    def forward(self, ids):
+        return ops.embedding(self.weight, ids)

@@ -1,0 +1,1 @@
+"""rnn-lab: recurrent cells, layers, training, symbolic derivations and diagrams."""

@@ -1,0 +1,59 @@
+"""The `rnn-lab` command line: one argparse subcommand per module in `rnn.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand name -> module that defines `register(subparsers)`; each module keeps its
+# heavy imports inside the function that runs, so `--help` stays fast.
+COMMANDS = {
+    "gradcheck": "rnn.commands.gradcheck",
+    "bench": "rnn.commands.bench",
+}
+
+
+class UserError(Exception):
+    """A mistake in the user's input: printed as one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = _Parser(
+        prog="rnn-lab",
+        description="See inside recurrent networks: derive, draw and train RNNs and LSTMs.",
+        epilog="Example: rnn-lab demo --quick   (each subcommand has its own --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rnn-lab` console script and of `python -m rnn`."""
+    args = build_parser().parse_args(argv)
+    try:
+        status = args.func(args)
+    except KeyboardInterrupt:
+        print("rnn-lab: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, OSError) as exc:
+        # One clear line, no traceback: the message already names the file or value.
+        print(f"rnn-lab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

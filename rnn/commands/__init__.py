@@ -1,0 +1,1 @@
+"""Subcommands of `rnn-lab`, one module each, registered in `rnn.cli.COMMANDS`."""
