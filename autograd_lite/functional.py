@@ -7,16 +7,22 @@ import numpy as np
 from autograd_lite.tensor import GradientError, Tensor, backprop, describe
 
 
-def _as_input(x) -> tuple[Tensor, bool]:
-    """A tensor to differentiate with respect to, and whether we are inside an outer trace."""
+# How many `grad` functions are evaluating their `f` right now. A `grad` called inside
+# another one (directly, through argnums or through a closure) must record its backward
+# pass, so that the outer one can differentiate through it.
+_tracing = {"depth": 0}
+
+
+def _as_input(x) -> Tensor:
+    """A tensor to differentiate with respect to."""
     if isinstance(x, Tensor):
         if x.requires_grad:
-            return x, True  # nested: keep the graph so the outer grad can see through it
+            return x  # keep the graph so an outer grad can see through it
         x = x.data
     array = np.asarray(x)
     if array.dtype.kind != "f":
         array = array.astype(np.float64)
-    return Tensor(array, requires_grad=True), False
+    return Tensor(array, requires_grad=True)
 
 
 def grad(f, argnums=0):
@@ -30,20 +36,26 @@ def grad(f, argnums=0):
 
     def gradient(*args):
         args = list(args)
-        inputs, nested = [], False
+        nested = _tracing["depth"] > 0
+        inputs = []
         for n in nums:
-            args[n], outer = _as_input(args[n])
+            args[n] = _as_input(args[n])
             inputs.append(args[n])
-            nested = nested or outer
-        out = f(*args)
+        _tracing["depth"] += 1
+        try:
+            out = f(*args)
+        finally:
+            _tracing["depth"] -= 1
         if not isinstance(out, Tensor) or out.data.size != 1:
             shape = out.shape if isinstance(out, Tensor) else np.shape(out)
-            raise GradientError(f"grad: f must return a scalar Tensor, got shape {shape}")
+            raise GradientError(f"grad: f must return a scalar Tensor, got "
+                                f"{type(out).__name__} of shape {shape}")
         if not out.requires_grad:
             grads = [None] * len(inputs)
         else:
             grads = backprop([out], [None], inputs=inputs, create_graph=nested)
-        grads = [np.zeros_like(t.data) if g is None else g for t, g in zip(inputs, grads)]
+        zero = Tensor if nested else np.asarray
+        grads = [zero(np.zeros_like(t.data)) if g is None else g for t, g in zip(inputs, grads)]
         if not nested:
             grads = [np.asarray(g) for g in grads]
         return grads[0] if single else tuple(grads)
@@ -82,7 +94,7 @@ def hvp(f, x, v):
 
 def vjp(f, *primals):
     """`(out, pullback)`: pullback(g) returns the gradients of `f` at `primals` given g."""
-    inputs = [_as_input(p)[0] for p in primals]
+    inputs = [_as_input(p) for p in primals]
     out = f(*inputs)
 
     def pullback(g):

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from autograd_lite.tensor import Tensor, backprop, no_grad
+from autograd_lite.tensor import Tensor, backprop
 
 
 class GradcheckError(AssertionError):
@@ -23,14 +23,14 @@ def numeric_jacobian(fn, arrays, i, eps):
     x = base[i]
     flat = x.reshape(-1)
     columns = []
+    # No no_grad() here: the inputs require no grad, so nothing is recorded anyway, and fn
+    # may itself take gradients (a gradcheck of grad(f) or hvp).
     for k in range(flat.size):
         old = flat[k]
         flat[k] = old + eps
-        with no_grad():
-            plus = [o.data.reshape(-1).copy() for o in _outputs(fn(*[Tensor(a) for a in base]))]
+        plus = [o.data.reshape(-1).copy() for o in _outputs(fn(*[Tensor(a) for a in base]))]
         flat[k] = old - eps
-        with no_grad():
-            minus = [o.data.reshape(-1).copy() for o in _outputs(fn(*[Tensor(a) for a in base]))]
+        minus = [o.data.reshape(-1).copy() for o in _outputs(fn(*[Tensor(a) for a in base]))]
         flat[k] = old
         columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     n_out = len(columns[0]) if columns else len(_outputs(fn(*[Tensor(a) for a in base])))
@@ -86,12 +86,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-5) -> bool:
                 raise GradcheckError(f"output {j}, input {i}: Jacobian shapes {ana.shape} "
                                      f"(analytic) and {num.shape} (numeric) differ")
             err = np.abs(ana - num) - (atol + rtol * np.abs(num))
+            err = np.where(np.isnan(err), np.inf, err)  # a NaN anywhere is a failure
             if err.size and err.max() > 0:
                 r, c = np.unravel_index(np.argmax(err), err.shape)
                 raise GradcheckError(
                     f"gradcheck failed for output {j} w.r.t. input {i} (shape "
                     f"{arrays[i].shape}): worst at output element {r}, input element "
-                    f"{np.unravel_index(c, arrays[i].shape) if arrays[i].ndim else ()}: "
+                    f"{tuple(int(k) for k in np.unravel_index(c, arrays[i].shape))}: "
                     f"analytic {ana[r, c]:.10g} vs numeric {num[r, c]:.10g} "
                     f"(|diff| {abs(ana[r, c] - num[r, c]):.3g}, atol {atol}, rtol {rtol})")
     return True

@@ -34,7 +34,8 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
     Node ids are `n0, n1, ...` in topological order. Attributes: op (None for a leaf),
     label, shape, dtype, is_parameter, requires_grad, grad_norm (None before backward or
     when no gradient was kept), and `attrs` (the op's attributes, as text). Edges carry
-    `arg`, the argument position. The root has `is_output=True`.
+    `arg`, the argument position, and `args`, all positions (`(0, 1)` for `x * x`). The root
+    has `is_output=True`.
     """
     nodes = _ancestors(tensor)
     ids = {id(t): f"n{k}" for k, t in enumerate(nodes)}
@@ -54,7 +55,11 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
             is_output=t is tensor,
         )
         for k, p in enumerate(t._parents):
-            g.add_edge(ids[id(p)], ids[id(t)], arg=k)
+            edge = (ids[id(p)], ids[id(t)])
+            if g.has_edge(*edge):  # the same parent twice (x * x): keep every position
+                g.edges[edge]["args"] += (k,)
+            else:
+                g.add_edge(*edge, arg=k, args=(k,))
     return g
 
 

@@ -62,7 +62,7 @@ def detect_anomaly():
 def _frozen(array: np.ndarray) -> np.ndarray:
     # Arrays kept in the graph are read-only, so a later in-place write cannot silently
     # corrupt what backward will read: numpy raises "assignment destination is read-only".
-    array.flags.writeable = False
+    array.setflags(write=False)
     return array
 
 
@@ -89,8 +89,8 @@ class Tensor:
         array = np.array(data, dtype=dtype)  # always a private copy
         if requires_grad and array.dtype.kind not in "fc":
             raise TypeError(
-                f"Tensor {label or ''!s}: only floating-point tensors can require grad, "
-                f"got dtype {array.dtype} with shape {array.shape}"
+                f"Tensor{f' {label!r}' if label else ''}: only floating-point tensors can "
+                f"require grad, got dtype {array.dtype} with shape {array.shape}"
             )
         self.data = _frozen(array)
         self.grad = None
@@ -139,7 +139,13 @@ class Tensor:
         return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}{extra})"
 
     def __array__(self, dtype=None, copy=None):
+        if copy:  # np.array(t) asks for a copy: give a writable one
+            return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __iter__(self):
+        # Without this, iteration (and `a, b = t`) would probe t[len(t)] and get a ShapeError.
+        return (self[i] for i in range(len(self)))
 
     def numpy(self) -> np.ndarray:
         """The value as a (read-only) ndarray."""
@@ -255,9 +261,11 @@ class Tensor:
 
 
 def _leaf(array: np.ndarray, label=None) -> Tensor:
-    """A leaf tensor wrapping `array` without copying it."""
+    """A leaf tensor holding `array`: shared when already read-only, else a frozen copy."""
     t = Tensor.__new__(Tensor)
-    t.data = array if not array.flags.writeable else _frozen(array.view())
+    # A read-only view of a caller's writable array would still change when the caller
+    # writes to it, silently changing what backward reads: copy instead.
+    t.data = array if not array.flags.writeable else _frozen(array.copy())
     t.grad = None
     t.requires_grad = False
     t.label = label
@@ -274,13 +282,20 @@ def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+# Which Python scalars take the other operand's dtype, by that dtype's kind.
+_SCALAR_FITS = {"f": numbers.Real, "c": numbers.Complex, "i": numbers.Integral,
+                "u": numbers.Integral}
+
+
 def as_tensor(x, dtype=None) -> Tensor:
     """`x` itself if it is a Tensor, else a constant leaf (Python numbers take `dtype`)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, numbers.Number) and not isinstance(x, bool) and dtype is not None:
-        # A Python scalar takes the other operand's dtype, so float32 stays float32.
-        return _leaf(np.asarray(x, dtype=dtype))
+    if (dtype is not None and not isinstance(x, bool)
+            and isinstance(x, _SCALAR_FITS.get(np.dtype(dtype).kind, ()))):
+        # A Python scalar takes the other operand's dtype, so float32 stays float32; a
+        # float scalar with an integer tensor still gives float64, as in NumPy.
+        return _leaf(_frozen(np.array(x, dtype=dtype)))  # fresh: frozen without a copy
     return _leaf(np.asarray(x))
 
 
@@ -372,7 +387,7 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
                     _accumulate_leaf(node, g, create_graph)
                 continue
             if retain_grad and inputs is None:
-                node.grad = g
+                node.grad = g if create_graph else np.array(g)  # own memory: no aliasing
             parents = node._parents
             if create_graph:
                 args = parents
@@ -392,12 +407,16 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
                 if pg.shape != p.data.shape:  # undo broadcasting, once, here
                     pg = B.sum_to(pg, p.data.shape)
                 if anomaly:
-                    _check_finite(pg, f"backward of {op.name}", node, "gradient")
+                    _check_finite(pg, f"the gradient that the backward of {op.name} passes to "
+                                      f"{describe(p)}", node)
                 key = id(p)
                 prev = pending.get(key)
                 pending[key] = pg if prev is None else prev + pg
     if inputs is not None:
-        return [found.get(id(t)) for t in inputs]
+        # A rule may hand one array to several parents (add gives (g, g)): copy, so no two
+        # returned gradients share memory.
+        grads = [found.get(id(t)) for t in inputs]
+        return grads if create_graph else [None if g is None else np.array(g) for g in grads]
     return None
 
 
@@ -413,16 +432,20 @@ def _accumulate_leaf(leaf: Tensor, g, create_graph: bool) -> None:
         leaf.grad = leaf.grad + g
 
 
-def _check_finite(array, where: str, node: Tensor, what: str) -> None:
+def _check_finite(array, what: str, node: Tensor) -> None:
     values = _raw(array)
     if not np.all(np.isfinite(values)):
         bad = "NaN" if np.any(np.isnan(values)) else "Inf"
-        raise AnomalyError(f"{bad} in the {what} of {where} (node {describe(node)})")
+        raise AnomalyError(f"{bad} in {what} (node {describe(node)})")
 
 
 def total_norm(arrays) -> float:
     """The global L2 norm of a list of arrays (float64 accumulation)."""
-    return math.sqrt(sum(float(np.vdot(a, a).real) for a in arrays))
+    total = 0.0
+    for a in arrays:
+        a = np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64)
+        total += float(np.vdot(a, a).real)  # float32 squares would overflow past ~1e19
+    return math.sqrt(total)
 
 
 from autograd_lite import ops as _ops  # noqa: E402  (ops needs Tensor defined first)
