@@ -10,6 +10,7 @@ import sys
 # heavy imports inside the function that runs, so `--help` stays fast.
 COMMANDS = {
     "gradcheck": "rnn.commands.gradcheck",
+    "derive": "rnn.commands.derive",
     "bench": "rnn.commands.bench",
 }
 

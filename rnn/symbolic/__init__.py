@@ -1,0 +1,54 @@
+"""SymPy derives the closed-form gate gradients of RNN, LSTM, GRU and peephole-LSTM cells,
+compiles them into NumPy BPTT functions and checks them against the engine.
+"""
+
+from rnn.symbolic.compiled import (
+    CompiledCell,
+    backward_step,
+    bptt,
+    compiled,
+    finite_difference_grads,
+    forward,
+    init_params,
+    lstm_backward_step,
+    param_shapes,
+    random_problem,
+    reference_forward,
+    reference_loss,
+)
+from rnn.symbolic.core import (
+    CELL_NAMES,
+    Derivation,
+    LocalDerivative,
+    Var,
+    cell_spec,
+    delta,
+    derivation,
+    derive_cell,
+    sigmoid,
+    sigmoid_prime,
+    tanh_prime,
+)
+from rnn.symbolic.crosscheck import CrossCheck, cross_check, engine_gradients
+from rnn.symbolic.paths import (
+    carry_path,
+    path_magnitudes,
+    path_table,
+    plot_path_magnitudes,
+    rnn_jacobian,
+    rnn_path,
+)
+from rnn.symbolic.report import derivation_latex, derivation_markdown, derivation_pretty
+from rnn.symbolic.unrolled import naive_route, unrolled, unrolled_gradients
+from rnn.symbolic.vjp import RuleCheck, VJPRule, check_engine_ops, check_op_table, vjp_rules
+
+__all__ = [
+    "CELL_NAMES", "CompiledCell", "CrossCheck", "Derivation", "LocalDerivative", "RuleCheck",
+    "VJPRule", "Var", "backward_step", "bptt", "carry_path", "cell_spec", "check_engine_ops",
+    "check_op_table", "compiled", "cross_check", "delta", "derivation", "derivation_latex",
+    "derivation_markdown", "derivation_pretty", "derive_cell", "engine_gradients",
+    "finite_difference_grads", "forward", "init_params", "lstm_backward_step", "naive_route",
+    "param_shapes", "path_magnitudes", "path_table", "plot_path_magnitudes", "random_problem",
+    "reference_forward", "reference_loss", "rnn_path", "rnn_jacobian", "sigmoid",
+    "sigmoid_prime", "tanh_prime", "unrolled", "unrolled_gradients", "vjp_rules",
+]

@@ -1,0 +1,354 @@
+"""rnn.symbolic: derived canonical forms, compiled BPTT vs finite differences and the unrolled
+derivation, VJP rules, LaTeX/Markdown output, the `derive` command, and no string evaluation."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from rnn import symbolic as S
+from rnn.symbolic import core as C
+from rnn.symbolic.vjp import grad_out, out, x, y
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def assert_close(a, n, what=""):
+    """The project's finite-difference rule: |a - n| <= 1e-7 + 1e-5 |n|."""
+    bad = np.abs(a - n) > 1e-7 + 1e-5 * np.abs(n)
+    assert not bad.any(), f"{what}: max error {np.max(np.abs(a - n)):.3e}"
+
+
+def derived(cell):
+    return {(ld.node, ld.wrt): ld.derived for ld in S.derivation(cell).local}
+
+
+def same(a, b):
+    return sp.simplify(a - b) == 0
+
+
+# ------------------------------------------------------------------------------------------
+# Canonical forms: derived, then compared with the textbook here
+# ------------------------------------------------------------------------------------------
+
+
+def test_sigmoid_derivative_is_derived_from_its_definition():
+    s, d = S.sigmoid_prime()
+    assert same(d, s * (1 - s))
+    z = sp.Symbol("z")
+    assert same(sp.diff(S.sigmoid(z), z), S.sigmoid(z) * (1 - S.sigmoid(z)))
+    assert same(S.sigmoid(z).rewrite(sp.exp), 1 / (1 + sp.exp(-z)))
+
+
+def test_tanh_derivative_is_derived_from_its_definition():
+    t, d = S.tanh_prime()
+    assert same(d, 1 - t**2)
+
+
+def test_lstm_local_derivatives_have_canonical_forms():
+    d = derived("lstm")
+    f, i, g, o, c, c_prev = C.f, C.i, C.g, C.o, C.c, C.c_prev
+    expected = {
+        (f, C.a_f): f * (1 - f), (i, C.a_i): i * (1 - i), (o, C.a_o): o * (1 - o),
+        (g, C.a_c): 1 - g**2,
+        (c, f): c_prev, (c, i): g, (c, g): i, (c, c_prev): f,
+        (C.h, o): sp.tanh(c), (C.h, c): o * (1 - sp.tanh(c) ** 2),
+    }
+    assert set(expected) == set(d)
+    for key, form in expected.items():
+        assert same(d[key], form), key
+
+
+def test_gru_local_derivatives_have_canonical_forms():
+    d = derived("gru")
+    r, u, n, h_prev = C.r, C.u, C.n, C.h_prev
+    expected = {
+        (r, C.a_r): r * (1 - r), (u, C.a_z): u * (1 - u), (n, C.a_n): 1 - n**2,
+        (C.a_n, r): C.a_nh, (C.a_n, C.a_nh): r, (C.a_n, C.a_nx): 1,
+        (C.h, u): h_prev - n, (C.h, n): 1 - u, (C.h, h_prev): u,
+    }
+    assert set(expected) == set(d)
+    for key, form in expected.items():
+        assert same(d[key], form), key
+
+
+def test_peephole_local_derivatives_have_canonical_forms():
+    d = derived("peephole")
+    f, i, o, c, c_prev = C.f, C.i, C.o, C.c, C.c_prev
+    expected = {
+        (f, C.ah_f): f * (1 - f), (C.ah_f, c_prev): C.p_f, (C.ah_f, C.p_f): c_prev,
+        (i, C.ah_i): i * (1 - i), (C.ah_i, c_prev): C.p_i, (C.ah_i, C.p_i): c_prev,
+        (o, C.ah_o): o * (1 - o), (C.ah_o, c): C.p_o, (C.ah_o, C.p_o): c,
+        (c, f): c_prev, (C.h, c): o * (1 - sp.tanh(c) ** 2),
+    }
+    for key, form in expected.items():
+        assert same(d[key], form), key
+
+
+def test_every_local_derivative_is_verified_against_the_module_textbook():
+    for cell in S.CELL_NAMES:
+        d = S.derivation(cell)
+        assert d.local and all(ld.verified and ld.textbook is not None for ld in d.local), cell
+        assert all(ok for *_, ok in d.extra), cell
+
+
+def test_lstm_backward_deltas_are_greff_forms():
+    d = S.derivation("lstm")
+    f, i, g, o, c, c_prev, dh, dcn = C.f, C.i, C.g, C.o, C.c, C.c_prev, C.dh, C.dc_next
+    delta_c = dh * o * (1 - sp.tanh(c) ** 2) + dcn
+    assert same(d.closed[C.a_o], dh * sp.tanh(c) * o * (1 - o))
+    assert same(d.closed[C.a_f], delta_c * c_prev * f * (1 - f))
+    assert same(d.closed[C.a_i], delta_c * g * i * (1 - i))
+    assert same(d.closed[C.a_c], delta_c * i * (1 - g**2))
+    assert same(d.closed[c_prev], delta_c * f)
+    chain = dict(d.chain)
+    assert same(chain[C.delta(C.a_f)], C.delta(f) * f * (1 - f))  # δa_f = δf f(1 - f)
+
+
+def test_peephole_cell_path_adds_the_peephole_terms():
+    (_, _, jac, _, ok), = S.derivation("peephole").extra
+    f, i, g, c_prev = C.f, C.i, C.g, C.c_prev
+    assert ok and same(jac, f + C.p_f * f * (1 - f) * c_prev + C.p_i * i * (1 - i) * g)
+
+
+# ------------------------------------------------------------------------------------------
+# Compiled closed forms: against finite differences, one step, and the unrolled derivation
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", S.CELL_NAMES)
+def test_compiled_forward_matches_numpy_reference(cell):
+    params, xs, h0, c0, _ = S.random_problem(cell, H=4, D=3, B=2, T=4)
+    hs, _ = S.forward(cell, params, xs, h0, c0)
+    np.testing.assert_allclose(hs, S.reference_forward(cell, params, xs, h0, c0), atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", S.CELL_NAMES)
+def test_compiled_bptt_matches_finite_differences(cell):
+    problem = S.random_problem(cell, H=3, D=2, B=2, T=3, seed=1)
+    ours = S.bptt(cell, *problem)
+    numeric = S.finite_difference_grads(cell, *problem, eps=1e-6)
+    assert set(ours) == set(numeric)
+    for name in numeric:
+        assert ours[name].shape == numeric[name].shape
+        assert_close(ours[name], numeric[name], f"{cell} {name}")
+
+
+def test_lstm_backward_step_is_one_step_of_bptt():
+    params, xs, h0, c0, dhs = S.random_problem("lstm", H=3, D=2, B=4, T=1)
+    step = S.lstm_backward_step(params, xs[0], h0, c0, dhs[0])
+    full = S.bptt("lstm", params, xs, h0, c0, dhs)
+    for name in params:
+        np.testing.assert_allclose(step[name], full[name], atol=1e-15)
+    np.testing.assert_allclose(step["c_prev"], full["c0"], atol=1e-15)
+    np.testing.assert_allclose(step["x"], full["x"][0], atol=1e-15)
+
+
+def test_backward_step_uses_the_cell_delta_from_the_next_step():
+    params, xs, h0, c0, _ = S.random_problem("lstm", H=3, D=2, B=2, T=1)
+    zero = np.zeros_like(h0)
+    dc = np.random.default_rng(3).normal(size=h0.shape)
+    only_c = S.lstm_backward_step(params, xs[0], h0, c0, zero, dc)
+    # With δh = 0 only the cell path carries gradient: δc_{t-1} = δc_t⁺ ⊙ f_t.
+    f = 1 / (1 + np.exp(-(np.concatenate([h0, xs[0]], 1) @ params["W_f"].T + params["b_f"])))
+    np.testing.assert_allclose(only_c["c_prev"], dc * f, atol=1e-15)
+    assert np.all(only_c["W_o"] == 0)
+
+
+@pytest.mark.parametrize("cell, H, D, T", [("rnn", 3, 2, 3), ("lstm", 2, 1, 2),
+                                           ("gru", 2, 1, 2), ("peephole", 2, 2, 1)])
+def test_per_unit_closed_forms_assemble_to_the_unrolled_vector_gradients(cell, H, D, T):
+    problem = S.random_problem(cell, H=H, D=D, B=2, T=T, seed=2)
+    ours = S.bptt(cell, *problem)
+    full = S.unrolled_gradients(cell, *problem)
+    assert set(ours) == set(full)
+    for name in full:
+        np.testing.assert_allclose(ours[name], full[name], rtol=0, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", S.CELL_NAMES)
+def test_cross_check_against_the_engine_paths(cell):
+    pytest.importorskip("rnn.layers")
+    result = S.cross_check(cell, H=3, D=2, B=2, T=3, references=("engine", "fused"))
+    assert not result.skipped and result.ok, result.table()
+    assert result.max_error("engine") <= 1e-10 and result.max_error("fused") <= 1e-10
+
+
+def test_cross_check_table_marks_a_failure():
+    result = S.CrossCheck("lstm", {"H": 1}, [S.crosscheck.CheckRow("engine", "W_f", 1e-3, False)])
+    assert not result.ok
+    assert "!" in result.table() and result.table().endswith("FAILED")
+
+
+# ------------------------------------------------------------------------------------------
+# VJP rules of the op table
+# ------------------------------------------------------------------------------------------
+
+
+def test_vjp_rules_are_derived_through_the_output():
+    rules = S.vjp_rules()
+    expected = {
+        "sigmoid": (grad_out * out * (1 - out),), "tanh": (grad_out * (1 - out**2),),
+        "exp": (grad_out * out,), "log": (grad_out / x,), "neg": (-grad_out,),
+        "add": (grad_out, grad_out), "sub": (grad_out, -grad_out),
+        "mul": (grad_out * y, grad_out * x), "div": (grad_out / y, -grad_out * x / y**2),
+        "pow": (grad_out * y * x ** (y - 1), grad_out * out * sp.log(x)),
+    }
+    for name, forms in expected.items():
+        assert len(rules[name].vjps) == len(forms)
+        for got, want in zip(rules[name].vjps, forms):
+            assert same(got, want), name
+    relu = rules["relu"].vjps[0]
+    assert relu.subs(x, 2) == grad_out and relu.subs(x, -2) == 0
+
+
+def test_check_op_table_catches_a_wrong_rule():
+    class Op:
+        def __init__(self, vjp):
+            self.vjp = vjp
+
+    table = {"sigmoid": Op(lambda B, g, o, a: (g * o,)),  # forgot (1 - out)
+             "tanh": Op(lambda B, g, o, a: (g * (1 - o * o),))}
+    errors = {r.op: r.max_abs_error for r in S.check_op_table(table, None)}
+    assert errors["tanh"] < 1e-14 and errors["sigmoid"] > 1e-2
+
+
+def test_engine_op_table_matches_the_derived_vjp_rules():
+    pytest.importorskip("autograd_lite.ops")
+    results = S.check_engine_ops()
+    checked = {r.op for r in results if r.max_abs_error is not None}
+    assert set(S.vjp_rules()) <= checked
+    for r in results:
+        assert r.max_abs_error is None or r.max_abs_error <= 1e-12, r
+
+
+# ------------------------------------------------------------------------------------------
+# Long-term path
+# ------------------------------------------------------------------------------------------
+
+
+def test_cell_state_path_is_a_product_of_forget_gates():
+    p = S.carry_path("lstm", T=4)
+    assert p.verified and len(p.derived.args) == 4 and "f_{1}" in p._repr_latex_()
+    assert S.carry_path("gru", T=3).verified
+
+
+def test_rnn_path_is_a_product_of_tanh_slopes_and_weights():
+    assert S.rnn_path(T=3).verified
+    assert S.rnn_jacobian(H=2, T=1)[2] and S.rnn_jacobian(H=2, T=2)[2]
+
+
+def test_path_magnitudes_table_and_plot(tmp_path):
+    mags = S.path_magnitudes(steps=(1, 10, 50), H=16)
+    assert all(v.shape == (3,) for v in mags.values())
+    lstm = mags["LSTM f≈0.9"]
+    assert lstm[0] > lstm[1] > lstm[2] > 0
+    assert "LSTM f≈0.99" in S.path_table(mags, steps=(1, 10, 50))
+    png = tmp_path / "paths.png"
+    S.plot_path_magnitudes(png, mags, steps=(1, 10, 50))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------------------------------
+# Output: LaTeX, pretty text, Markdown
+# ------------------------------------------------------------------------------------------
+
+
+def test_markdown_report_has_equations_derivatives_and_deltas():
+    md = S.derivation_markdown("lstm")
+    assert md.startswith("# LSTM")
+    assert md.count("$$") % 2 == 0 and md.count("$$") > 40
+    for piece in [r"f_t = \sigma\left(a_{f}\right)", r"c_t = f_t \cdot c_{t-1} + i_t",
+                  r"f_t \cdot \left(1 - f_t\right)", r"\delta a_{f}",
+                  r"\frac{\partial L}{\partial W_{f}}", "## Backward pass", "## Long-term path",
+                  "| derivative | derived by SymPy | check |"]:
+        assert piece in md, piece
+    for line in md.splitlines():  # a table row must not be split by a | inside its math
+        if line.startswith("| $"):
+            assert line.count("|") == 4, line
+
+
+def test_latex_is_one_balanced_aligned_block():
+    tex = S.derivation_latex("gru")
+    assert tex.startswith(r"\begin{aligned}") and tex.endswith(r"\end{aligned}")
+    assert tex.count("{") == tex.count("}")
+    assert r"\delta a_{nh}" in tex and r"h_{t-1} - n_t" in tex
+
+
+def test_derivations_display_as_latex_in_jupyter():
+    assert S.derivation("rnn")._repr_latex_().startswith("$$")
+    assert S.vjp_rules()["tanh"]._repr_latex_().startswith("$$")
+    assert S.rnn_path(2)._repr_latex_().startswith("$$")
+
+
+def test_pretty_text_shows_gate_outputs():
+    text = S.derivation_pretty("lstm")
+    assert "δa_f = cₜ₋₁⋅fₜ⋅(1 - fₜ)" in text and "σ(a_f)" in text
+
+
+# ------------------------------------------------------------------------------------------
+# The command line
+# ------------------------------------------------------------------------------------------
+
+
+def rnn_lab(*args):
+    return subprocess.run([sys.executable, "-m", "rnn", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_derive_prints_pretty_text():
+    result = rnn_lab("derive", "lstm")
+    assert result.returncode == 0, result.stderr
+    assert "δa_f" in result.stdout and "Backward pass" in result.stdout
+
+
+def test_cli_derive_latex():
+    result = rnn_lab("derive", "peephole", "--latex")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(r"\begin{aligned}") and r"\hat{a}_{f}" in result.stdout
+
+
+def test_cli_derive_markdown_writes_the_file(tmp_path):
+    target = tmp_path / "gru.md"
+    result = rnn_lab("derive", "gru", "--markdown", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_text(encoding="utf-8").startswith("# GRU")
+
+
+def test_cli_derive_check_prints_a_passing_table():
+    result = rnn_lab("derive", "rnn", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "engine" in result.stdout and result.stdout.rstrip().endswith("OK")
+
+
+def test_cli_derive_rejects_an_unknown_cell():
+    result = rnn_lab("derive", "transformer")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "invalid choice" in result.stderr
+
+
+def test_cli_derive_help_has_an_example():
+    result = rnn_lab("derive", "--help")
+    assert result.returncode == 0 and "Examples:" in result.stdout
+
+
+# ------------------------------------------------------------------------------------------
+# Safety: no string evaluation anywhere in the packages
+# ------------------------------------------------------------------------------------------
+
+
+def test_no_string_evaluation_in_sources():
+    # sympify/parse_expr anywhere (also as sympy.sympify); eval as the builtin, not as a method
+    # such as Module.eval() (defined with `def eval(` or called as `.eval(`).
+    pattern = re.compile(r"\b(sympify|parse_expr)\(|(?<![\w.])(?<!def )eval\(")
+    hits = []
+    for package in ("rnn", "autograd_lite"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if pattern.search(line):
+                    hits.append(f"{path.relative_to(ROOT)}:{k}: {line.strip()}")
+    assert not hits, "string evaluation found:\n" + "\n".join(hits)
