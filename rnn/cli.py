@@ -12,6 +12,9 @@ COMMANDS = {
     "gradcheck": "rnn.commands.gradcheck",
     "derive": "rnn.commands.derive",
     "bench": "rnn.commands.bench",
+    "train": "rnn.commands.train",
+    "sample": "rnn.commands.sample",
+    "experiment": "rnn.commands.experiment",
 }
 
 

@@ -1,0 +1,155 @@
+"""`rnn-lab train`: train a recurrent network on a synthetic task or a text file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXAMPLE = """\
+examples:
+  rnn-lab train --task adding --cell lstm --seq-len 50 --steps 2000 --plot adding.png
+  rnn-lab train --task text --text input.txt --cell lstm --hidden 128 --steps 5000 \\
+      --checkpoint shakespeare.npz
+  rnn-lab train --task text --text input.txt --checkpoint shakespeare.npz --resume --steps 8000
+  rnn-lab sample shakespeare.npz --prime "ROMEO:" --temperature 0.8 --length 300
+
+Ctrl-C saves a checkpoint and exits with status 130; resume with --resume.
+"""
+
+# Options whose value, when given with --resume, must agree with the checkpoint.
+_CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr", "optimizer",
+                   "momentum", "clip", "seed", "dtype", "val_every", "embedding")
+
+
+def single_thread_blas() -> None:
+    """Run BLAS single-threaded unless the user chose otherwise (call before NumPy loads).
+
+    The recurrent matrices are tiny: OpenBLAS threads cost more than they give, and on a
+    busy 2-core machine a training step was over 10x slower with them.
+    """
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train an RNN/LSTM/GRU on adding, copy, reber or a text file",
+        description="Train a recurrent network with the autograd_lite engine. The run "
+                    "(parameters, optimizer, RNG state, loss history, config) is saved to "
+                    "--checkpoint at the end and on Ctrl-C.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=("adding", "copy", "reber", "text"), default=None,
+                   help="what to learn (default adding)")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru", "peephole"), default=None,
+                   help="recurrent cell (default lstm)")
+    p.add_argument("--text", metavar="FILE", help="UTF-8 text file for --task text")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help="train until step N (default 1000; with --resume, the saved target)")
+    p.add_argument("--hidden", type=int, metavar="H", help="hidden units (default 64)")
+    p.add_argument("--layers", type=int, metavar="L", help="stacked layers (default 1)")
+    p.add_argument("--seq-len", type=int, metavar="T",
+                   help="sequence length (copy: the delay; default adding 50, copy 20, "
+                        "text 64; reber strings set their own length)")
+    p.add_argument("--batch", type=int, metavar="B", help="batch size (default 32)")
+    p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 1e-3)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default=None,
+                   help="optimizer (default adam)")
+    p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
+    p.add_argument("--clip", type=float, metavar="X",
+                   help="clip gradients to this global norm; 0 turns it off (default 1.0)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="parameter dtype (default float64)")
+    p.add_argument("--val-every", type=int, metavar="N",
+                   help="validate every N steps (default 100)")
+    p.add_argument("--embedding", type=int, metavar="E",
+                   help="learned embedding size for tokens; 0 = one-hot (default 0)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="checkpoint file (default ./<task>-<cell>.npz)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --checkpoint")
+    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also save every N steps (default: only at the end and on Ctrl-C)")
+    p.add_argument("--plot", metavar="PNG", help="write the loss history plot to this PNG")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _config_from_args(args):
+    from rnn.train import TrainConfig
+
+    given = {name: getattr(args, name) for name in (*_CONFIG_OPTIONS, "steps", "text")
+             if getattr(args, name) is not None}
+    if "text" in given:
+        given["text"] = os.path.abspath(given["text"])
+    return TrainConfig(**given)
+
+
+def _check_resume_args(args, saved: dict, path: str) -> None:
+    from rnn.cli import UserError
+
+    for name in _CONFIG_OPTIONS:
+        value = getattr(args, name)
+        if value is not None and saved.get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} {value} differs from the checkpoint's {name}="
+                            f"{saved.get(name)!r} ({path}); drop it to resume, or start a "
+                            f"new run with another --checkpoint")
+    if args.text is not None and os.path.abspath(args.text) != saved.get("text"):
+        raise UserError(f"--text {args.text} differs from the checkpoint's text "
+                        f"{saved.get('text')!r} ({path})")
+
+
+def run(args) -> int:
+    single_thread_blas()
+    from tqdm.auto import tqdm
+
+    from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
+    from rnn.cli import UserError
+    from rnn.train import Trainer, TrainingInterrupted, plot_history
+
+    def log(line):
+        tqdm.write(line, file=sys.stdout)
+        sys.stdout.flush()
+
+    progress = False if args.no_progress else None
+    if args.save_every < 0:
+        raise UserError(f"--save-every must not be negative, got {args.save_every}")
+    if args.resume:
+        if not args.checkpoint:
+            raise UserError("--resume needs --checkpoint PATH (the run to continue)")
+        if not os.path.exists(args.checkpoint):
+            raise CheckpointError(f"{args.checkpoint}: no such checkpoint to resume")
+        saved = load_checkpoint(args.checkpoint).config
+        _check_resume_args(args, saved, args.checkpoint)
+        check_writable(args.checkpoint)
+        trainer = Trainer.resume(args.checkpoint, steps=args.steps, progress=progress,
+                                 log=log, save_every=args.save_every)
+        config = trainer.config
+    else:
+        config = _config_from_args(args)
+        path = args.checkpoint or f"{config.task}-{config.cell}.npz"
+        check_writable(path)
+        if args.plot:
+            check_writable(args.plot, "plot")
+        trainer = Trainer.from_config(config, checkpoint=path, progress=progress, log=log,
+                                      save_every=args.save_every)
+    try:
+        trainer.fit()
+    except TrainingInterrupted as stop:
+        where = (f"checkpoint saved to {stop.path} (continue with --checkpoint {stop.path} "
+                 f"--resume)" if stop.path else "nothing saved")
+        print(f"rnn-lab train: interrupted at step {stop.step}; {where}", file=sys.stderr)
+        return 130
+    history = trainer.history
+    final = {k[4:]: v[-1] for k, v in history.items() if k.startswith("val_") and v
+             and k != "val_step"}
+    shown = "  ".join(f"{k} {v:.4f}" for k, v in final.items())
+    print(f"done: step {trainer.step}  {('validation ' + shown) if shown else ''}".rstrip())
+    print(f"checkpoint: {trainer.checkpoint_path}")
+    if args.plot:
+        plot_history(history, args.plot, title=f"{config.cell} on {config.task}")
+        print(f"plot: {args.plot}")
+    return 0

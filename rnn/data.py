@@ -1,0 +1,187 @@
+"""A UTF-8 text file as a character corpus: vocabulary, encoding, splits and char-rnn batches.
+
+Batches follow char-rnn: the training ids are cut into B parallel streams, and batch k holds
+steps [kT, (k+1)T) of every stream, so a final state carried (detached) from one batch is the
+right initial state for the next (truncated backpropagation through time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn.cli import UserError
+
+
+class DataError(UserError):
+    """A text file or a piece of text that cannot be used as a corpus; names the path."""
+
+
+def read_text(path) -> str:
+    """The contents of a UTF-8 text file; missing, empty, binary or non-UTF-8 files raise."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a text file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not raw:
+        raise DataError(f"{path}: the file is empty; give a UTF-8 text file with some text")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise DataError(f"{path}: looks binary (NUL byte at offset {nul}); "
+                        f"give a UTF-8 text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                        f"{exc.start}); convert it, e.g. iconv -t UTF-8") from None
+    if text.startswith("\ufeff"):  # a byte-order mark is not part of the text
+        text = text[1:]
+    if not text:
+        raise DataError(f"{path}: the file holds no text")
+    return text
+
+
+class Vocab:
+    """Characters sorted by code point; id k is the k-th character."""
+
+    def __init__(self, chars):
+        chars = list(chars)
+        if not chars:
+            raise DataError("a vocabulary needs at least one character")
+        if len(set(chars)) != len(chars) or chars != sorted(chars):
+            raise DataError("a vocabulary must list distinct characters in sorted order")
+        if any(not isinstance(c, str) or len(c) != 1 for c in chars):
+            raise DataError("a vocabulary holds single characters only")
+        self.chars = chars
+        self.index = {c: k for k, c in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> "Vocab":
+        """The vocabulary of every character that occurs in `text`."""
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocab) and self.chars == other.chars
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} chars)"
+
+    def encode(self, text: str, what: str = "text") -> np.ndarray:
+        """Character ids (int64) of `text`; characters outside the vocabulary raise."""
+        unknown = sorted(set(text) - set(self.index))
+        if unknown:
+            shown = ", ".join(repr(c) for c in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise DataError(f"{what} has characters not in the vocabulary: {shown}{more}")
+        return np.fromiter((self.index[c] for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids) -> str:
+        """The text of a sequence of ids."""
+        return "".join(self.chars[int(k)] for k in np.asarray(ids).reshape(-1))
+
+    def to_json(self) -> str:
+        """The vocabulary as a JSON list of characters."""
+        return json.dumps(self.chars, ensure_ascii=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Vocab":
+        """Inverse of `to_json`."""
+        chars = json.loads(text)
+        if not isinstance(chars, list):
+            raise DataError("a vocabulary in JSON must be a list of characters")
+        return cls(chars)
+
+
+def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Split ids into a leading training part and a trailing validation part."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+    n_val = int(round(len(ids) * val_fraction))
+    return ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+
+
+@dataclass
+class Corpus:
+    """A text, its vocabulary, and its ids split into training and validation parts."""
+
+    text: str
+    vocab: Vocab
+    train: np.ndarray
+    val: np.ndarray
+
+    @classmethod
+    def from_text(cls, text: str, val_fraction: float = 0.1, vocab: Vocab | None = None,
+                  source: str = "text") -> "Corpus":
+        """Build a corpus from a string (the vocabulary of `text` unless one is given)."""
+        if not text:
+            raise DataError(f"{source}: no text")
+        vocab = vocab or Vocab.from_text(text)
+        ids = vocab.encode(text, what=source)
+        train, val = split_ids(ids, val_fraction)
+        return cls(text, vocab, train, val)
+
+    @classmethod
+    def from_file(cls, path, val_fraction: float = 0.1, vocab: Vocab | None = None) -> "Corpus":
+        """Read a UTF-8 text file as a corpus (see `read_text` for the checks)."""
+        return cls.from_text(read_text(path), val_fraction, vocab, source=os.fspath(path))
+
+
+class StreamBatches:
+    """B parallel streams of T steps over `ids`, as char-rnn cuts them.
+
+    `batch(k)` returns inputs and targets (T, B) for batch k (taken modulo `len(self)`), the
+    targets being the inputs shifted by one character. Consecutive batches continue each
+    stream, so the final state of batch k is the initial state of batch k + 1; batch 0 of
+    every pass starts the streams afresh (`starts_epoch(k)`).
+    """
+
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, name: str = "text"):
+        ids = np.asarray(ids, dtype=np.int64)
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(f"batch_size and seq_len must be positive, "
+                             f"got {batch_size} and {seq_len}")
+        per_stream = (len(ids) - 1) // batch_size
+        n_batches = per_stream // seq_len
+        if n_batches < 1:
+            need = batch_size * seq_len + 1
+            raise DataError(f"{name}: {len(ids)} characters are too few for {batch_size} "
+                            f"streams of {seq_len} steps (need at least {need}); "
+                            f"use a smaller --batch or --seq-len")
+        used = n_batches * seq_len * batch_size
+        # Stream b reads ids[b*L : (b+1)*L] where L = n_batches * seq_len.
+        self.inputs = ids[:used].reshape(batch_size, -1).T  # (L, B)
+        self.targets = ids[1:used + 1].reshape(batch_size, -1).T
+        self.batch_size, self.seq_len, self.n_batches = batch_size, seq_len, n_batches
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def starts_epoch(self, k: int) -> bool:
+        """Whether batch k starts a new pass (so no state should be carried into it)."""
+        return k % self.n_batches == 0
+
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets, each (T, B) int64, of batch k (modulo the number of batches)."""
+        start = (k % self.n_batches) * self.seq_len
+        rows = slice(start, start + self.seq_len)
+        return self.inputs[rows], self.targets[rows]
+
+
+def one_hot(ids, size: int, dtype=np.float64) -> np.ndarray:
+    """ids (...) -> one-hot vectors (..., size)."""
+    ids = np.asarray(ids)
+    out = np.zeros(ids.shape + (size,), dtype=dtype)
+    np.put_along_axis(out, ids[..., None], 1, axis=-1)
+    return out
