@@ -12,6 +12,7 @@ COMMANDS = {
     "gradcheck": "rnn.commands.gradcheck",
     "derive": "rnn.commands.derive",
     "bench": "rnn.commands.bench",
+    "draw": "rnn.commands.draw",
     "train": "rnn.commands.train",
     "sample": "rnn.commands.sample",
     "experiment": "rnn.commands.experiment",

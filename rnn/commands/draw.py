@@ -1,0 +1,159 @@
+"""`rnn-lab draw`: render the concept diagrams (colah's LSTM figures) and computation graphs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+# Spelled out here so that `--help` does not import graphviz; a test keeps them in step with
+# rnn.draw.CONCEPT_DIAGRAMS, FORMATS, STEPPED and CELL_NAMES.
+NAMES = (
+    "folded", "unrolled", "rnn-module", "lstm-module", "legend", "cell-state", "gate",
+    "forget", "input", "update", "output", "gru", "peephole", "graph", "gradient-overlay",
+)
+GRAPHS = ("graph", "gradient-overlay")  # computation graphs of a live model
+FORMATS = ("svg", "png", "pdf", "dot")
+STEPPED = ("unrolled", "rnn-module", "lstm-module", "gru", "peephole")
+CELLS = ("rnn", "lstm", "gru", "peephole")
+MAX_STEPS = 50
+DEFAULT_STEPS = {"graph": 3, "gradient-overlay": 30}
+
+EPILOG = """\
+examples:
+  rnn-lab draw lstm-module -o lstm.svg       the LSTM chain, three modules
+  rnn-lab draw unrolled --steps 6 -o rnn.png an RNN unrolled for six time steps
+  rnn-lab draw forget --format pdf           writes forget.pdf here
+  rnn-lab draw graph --steps 4 --cell gru    the live computation graph of a GRU, 4 steps
+  rnn-lab draw graph --grad --collapse       after backward, shaded by gradient norm
+  rnn-lab draw gradient-overlay --steps 30   RNN beside LSTM: the vanishing gradient
+  rnn-lab draw --all diagrams                every figure as NAME.svg and NAME.dot
+
+NAME is one of: """ + ", ".join(NAMES) + """
+graph draws a small model unrolled T steps (--steps, default 3) on the readable path, every
+gate a node, one cluster per time step; --collapse draws each step as one box, --grad
+shades every node and line by the norm of the loss's gradient (log scale, colour bar).
+gradient-overlay draws an RNN and an LSTM (or --cell) unrolled T steps (default 30) side by
+side, the loss on the last step only, each step shaded by the gradient reaching it."""
+
+
+def register(subparsers) -> None:
+    """Add the `draw` subcommand to the `rnn-lab` parser."""
+    parser = subparsers.add_parser(
+        "draw",
+        help="draw the RNN and LSTM concept diagrams and computation graphs",
+        description="Draw the RNN and LSTM concept diagrams with Graphviz, in the visual\n"
+        "language of colah's 'Understanding LSTM Networks', and the live computation\n"
+        "graph of a small model, unrolled in time.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", choices=NAMES, metavar="NAME", help="the diagram")
+    which.add_argument("--all", metavar="FOLDER", help="write every diagram into FOLDER")
+    parser.add_argument("--steps", type=_steps, metavar="T",
+                        help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)})")
+    parser.add_argument("-o", "--output", metavar="FILE", help="default: NAME.FORMAT here")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="svg, png, pdf or dot (default: from the -o suffix, else svg)")
+    parser.add_argument("--cell", choices=CELLS,
+                        help="graph: the cell to unroll (default lstm); gradient-overlay: "
+                        "the cell drawn beside the RNN (default lstm)")
+    parser.add_argument("--grad", action="store_true",
+                        help="graph: run backward and shade by gradient norm")
+    parser.add_argument("--collapse", action="store_true",
+                        help="graph: one box per time step instead of every gate")
+    parser.set_defaults(func=run)
+
+
+def _steps(text: str) -> int:
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= steps <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_STEPS}, got {steps}")
+    return steps
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the diagram(s) asked for; mistakes raise UserError (one line, exit status 1)."""
+    from rnn import draw
+    from rnn.cli import UserError
+
+    graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
+                                           ("--collapse", args.collapse)) if given]
+    if args.all is not None:
+        if args.output or args.steps or graph_only:
+            raise UserError("--all draws every diagram at its default size into FOLDER; "
+                            "-o, --steps, --cell, --grad and --collapse are for one diagram")
+        folder = _writable_folder(Path(args.all), UserError)
+        fmt = args.format or "svg"
+        try:
+            written = draw.draw_all(folder, fmt, png=draw.PNG_FIGURES if fmt == "svg" else ())
+        except draw.GraphvizError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"cannot write into {folder}: {exc.strerror or exc}") from None
+        print(f"wrote {len(written)} files to {folder}")
+        return 0
+    if args.name not in GRAPHS and graph_only:
+        raise UserError(f"{', '.join(graph_only)}: only for graph (--cell also for "
+                        f"gradient-overlay), not for the concept diagram {args.name}")
+    suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
+    fmt = args.format or (suffix if suffix in FORMATS else "svg")
+    if args.format and suffix in FORMATS and suffix != args.format:
+        raise UserError(f"-o {args.output} ends in .{suffix} but --format is {args.format}")
+    try:
+        if args.name in GRAPHS:
+            graph = _computation_graph(draw, args, UserError)
+        else:
+            graph = draw.diagram(args.name, args.steps)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    out = Path(args.output or f"{args.name}.{fmt}")
+    _writable_folder(out.parent, UserError)
+    try:
+        draw.render(graph, out, fmt)
+    except draw.GraphvizError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(out)
+    return 0
+
+
+def _computation_graph(draw, args, error: type[Exception]):
+    """The live computation graph asked for; notes (a graph collapsed for size) go to stderr."""
+    steps = args.steps or DEFAULT_STEPS[args.name]
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", draw.GraphCollapsed)
+        if args.name == "graph":
+            graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
+                                        collapse=args.collapse)
+        else:
+            if args.collapse or args.grad:
+                raise error("gradient-overlay is always collapsed and shaded by gradient; "
+                            "--grad and --collapse are for graph")
+            if args.cell == "rnn":
+                raise error("gradient-overlay draws the RNN beside another cell: choose "
+                            "--cell lstm, gru or peephole")
+            graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
+    for note in notes:
+        print(f"rnn-lab draw: note: {note.message}", file=sys.stderr)
+    return graph
+
+
+def _writable_folder(folder: Path, error: type[Exception]) -> Path:
+    """`folder`, created if missing; `error` if it cannot be created or written into."""
+    if folder.exists() and not folder.is_dir():
+        raise error(f"{folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise error(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise error(f"folder {folder} is not writable")
+    return folder
