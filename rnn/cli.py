@@ -9,6 +9,7 @@ import sys
 # Subcommand name -> module that defines `register(subparsers)`; each module keeps its
 # heavy imports inside the function that runs, so `--help` stays fast.
 COMMANDS = {
+    "demo": "rnn.commands.demo",
     "gradcheck": "rnn.commands.gradcheck",
     "derive": "rnn.commands.derive",
     "bench": "rnn.commands.bench",
