@@ -7,14 +7,10 @@ from __future__ import annotations
 import html
 import json
 import math
-import multiprocessing
 import os
 import secrets
 import shutil
-import signal
-import sys
 import tempfile
-import threading
 import time
 import unicodedata
 from contextlib import contextmanager
@@ -285,79 +281,14 @@ def draw_figures(folder: Path, cfg: DemoConfig, log=print) -> dict:
 # ------------------------------------------------------------------------------------------
 
 
-def _adding_job(job):
-    """One `rnn.experiment.run_one`, plus the trained model's parameters at the gradient lag."""
-    from rnn import experiment
-
-    cell, lag, cfg = job
-    if lag != cfg.grad_lag or cell != "lstm":
-        return experiment.run_one(cell, lag, cfg), None
-    # run_one keeps its model to itself: catch it as it is made (in a worker process of
-    # its own when cfg.workers > 1; the original is put back either way).
-    made = []
-    make = experiment._model
-
-    def keep(*args, **kwargs):
-        made.append(make(*args, **kwargs))
-        return made[-1]
-
-    experiment._model = keep
-    try:
-        result = experiment.run_one(cell, lag, cfg)
-    finally:
-        experiment._model = make
-    return result, {k: np.array(v) for k, v in made[0].state_dict().items()}
-
-
-def _worker_init():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    # tqdm's default lock is a multiprocessing semaphore: one made in a worker that is then
-    # terminated (Ctrl-C) is reported as leaked at exit. The workers show no bars anyway.
-    from tqdm import tqdm
-
-    tqdm.set_lock(threading.RLock())
-
-
 def train_adding(cfg, log=print, progress=False):
-    """Every (cell, lag) run of `cfg` (a LongTermConfig), longest first, in cfg.workers
-    processes; returns (results sorted by lag and cell, the trained LSTM's state dict)."""
-    from tqdm.auto import tqdm
+    """Every (cell, lag) run of `cfg` (a LongTermConfig) through `rnn.experiment.run_all`;
+    returns (results sorted by lag and cell, the trained LSTM's state dict at cfg.grad_lag)."""
+    from rnn.experiment import run_all
 
-    from rnn.experiment import CELLS
-
-    jobs = sorted(((cell, lag, cfg) for lag in cfg.lags for cell in CELLS), key=lambda j: -j[1])
-    results, state = [], None
-    bar = tqdm(total=len(jobs), unit="run", disable=not progress, file=sys.stderr, leave=False)
-
-    def done(item):
-        nonlocal state
-        result, params = item
-        results.append(result)
-        state = params if params is not None else state
-        bar.update(1)
-        log(f"      {result.cell:>4} T={result.lag:<4} test MSE {result.test_mse:.4f}  "
-            f"({result.seconds:.0f} s)")
-
-    try:
-        if cfg.workers <= 1:
-            for job in jobs:
-                done(_adding_job(job))
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(cfg.workers, initializer=_worker_init)
-            try:
-                for item in pool.imap_unordered(_adding_job, jobs):
-                    done(item)
-                pool.close()
-            except BaseException:
-                pool.terminate()
-                raise
-            finally:
-                pool.join()
-    finally:
-        bar.close()
-    order = {cell: k for k, cell in enumerate(CELLS)}
-    return sorted(results, key=lambda r: (r.lag, order[r.cell])), state
+    results = run_all(cfg, progress=progress, log=lambda line: log("      " + line))
+    state = next(r.params for r in results if r.cell == "lstm" and r.lag == cfg.grad_lag)
+    return results, state
 
 
 def write_experiment_reports(results, cfg, folder: Path, seconds: float) -> tuple[dict, list]:

@@ -14,6 +14,8 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -63,6 +65,7 @@ class RunResult:
     val_loss: list = field(default_factory=list)
     grad_init: list | None = None
     grad_trained: list | None = None
+    params: dict | None = None  # the trained model's state dict, kept at the gradient lag
 
 
 def _model(cell, hidden, fused, seed):
@@ -132,6 +135,7 @@ def run_one(cell: str, lag: int, cfg: LongTermConfig) -> RunResult:
     if measure:
         result.grad_init = grad_init
         result.grad_trained = hidden_grad_norms(model, gx, gy).tolist()
+        result.params = model.state_dict()
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -140,8 +144,13 @@ def _job(args):
     return run_one(*args)
 
 
-def _ignore_sigint():
+def _worker_init():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    # tqdm's default lock is a multiprocessing semaphore: one made in a worker that is then
+    # terminated (Ctrl-C) is reported as leaked at exit. The workers show no bars anyway.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
@@ -151,7 +160,7 @@ def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
     jobs = sorted(((cell, lag, cfg) for lag in cfg.lags for cell in CELLS),
                   key=lambda j: -j[1])  # longest first
     show = progress if progress is not None else os.isatty(2)
-    bar = tqdm(total=len(jobs), unit="run", disable=not show)
+    bar = tqdm(total=len(jobs), unit="run", disable=not show, file=sys.stderr, leave=False)
     results = []
 
     def done(r):
@@ -169,7 +178,7 @@ def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
             for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                 os.environ.setdefault(var, "1")
             ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(cfg.workers, initializer=_ignore_sigint)
+            pool = ctx.Pool(cfg.workers, initializer=_worker_init)
             try:
                 for r in pool.imap_unordered(_job, jobs):
                     done(r)
