@@ -27,7 +27,8 @@ def committed(name: str) -> str:
 
 
 def test_folder_holds_every_figure_and_nothing_else():
-    names = {p.name for p in FOLDER.iterdir()}
+    # plots/ holds the README's two matplotlib plots, copied from a full `rnn-lab demo` run
+    names = {p.name for p in FOLDER.iterdir()} - {"plots"}
     want = {f"{n}.{ext}" for n in FIGURES for ext in ("dot", "svg")}
     want |= {f"{n}.png" for n in draw.PNG_FIGURES}
     assert names == want, f"{REGENERATE}: missing {sorted(want - names)}, extra " \
@@ -75,6 +76,13 @@ def test_committed_svg_is_drawn_from_the_committed_source(name):
     expected = {o["name"] for o in objects if o["name"].startswith("cluster")
                 or ("nodes" not in o and o.get("style") != "invis")}
     assert titles == expected, f"{name}.svg does not match {name}.dot; {REGENERATE}"
+
+
+def test_readme_plots_are_png_images():
+    plots = sorted((FOLDER / "plots").iterdir())
+    assert [p.name for p in plots] == ["conveyor_belt.png", "grad_norm_vs_lag.png"]
+    for p in plots:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_png_copies_are_images():
