@@ -106,6 +106,16 @@ class Cell(nn.Module):
             )
         return x
 
+    def _pair(self, state) -> tuple:
+        if state is None:
+            return None, None
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise TypeError(
+                f"{type(self).__name__}: state is a pair (h, c) of (batch, "
+                f"{self.hidden_size}) arrays, got {type(state).__name__}"
+            )
+        return tuple(state)
+
     def _state(self, name, state, batch) -> Tensor:
         return check_state(type(self).__name__, name, state, (batch, self.hidden_size), self.dtype)
 
@@ -172,7 +182,7 @@ class LSTMCell(Cell):
 
     def forward(self, x, state=None):
         x = self._input(x)
-        h, c = (None, None) if state is None else state
+        h, c = self._pair(state)
         h_prev, c_prev = self._state("h", h, x.shape[0]), self._state("c", c, x.shape[0])
         hx = _hx(h_prev, x)
         f = _named(sigmoid(hx @ self.W_f + self.b_f), "f_t")
@@ -215,7 +225,7 @@ class PeepholeLSTMCell(Cell):
 
     def forward(self, x, state=None):
         x = self._input(x)
-        h, c = (None, None) if state is None else state
+        h, c = self._pair(state)
         h_prev, c_prev = self._state("h", h, x.shape[0]), self._state("c", c, x.shape[0])
         hx = _hx(h_prev, x)
         f = _named(sigmoid(hx @ self.W_f + self.p_f * c_prev + self.b_f), "f_t")

@@ -35,6 +35,10 @@ class RecurrentLayer(nn.Module):
     `h` of shape (num_layers, B, H) for RNN and GRU and a tuple `(h, c)` of two such arrays
     for the LSTMs; None starts from zeros. Parameters live in `self.cells[l]` (named
     `cells.0.W_f`, ...); per-gate arrays of layer l come from `self.cells[l].weights()`.
+
+    `fused=True` runs each layer as one fused node, `fused=False` unrolls the readable cell;
+    `forget_bias` is the initial b_f of the LSTMs (RNN and GRU have no forget gate and
+    ignore it); `dtype` is float32 or float64; `rng` is a seed or a np.random.Generator.
     """
 
     CELL: type = None

@@ -203,3 +203,9 @@ def test_float32_cell_stays_float32(cls):
 def test_bad_dtype_rejected():
     with pytest.raises(TypeError, match="float32 or float64"):
         LSTMCell(D, H, dtype=np.int32)
+
+
+def test_lstm_cell_state_must_be_a_pair():
+    cell = LSTMCell(D, H, rng=0)
+    with pytest.raises(TypeError, match=r"pair \(h, c\)"):
+        cell(np.ones((B, D)), np.zeros((B, H)))

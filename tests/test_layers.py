@@ -111,19 +111,28 @@ def test_unroll_2000_steps_without_recursion_error():
     del loss, out, h, c  # freeing a deep graph must not recurse either
 
 
-@pytest.mark.parametrize("fused", [True, False])
-@pytest.mark.parametrize("kind", KINDS)
-def test_truncated_bptt_graph_does_not_grow(kind, fused):
-    layer = make_layer(kind, 2, 3, fused=fused, rng=0)
+def _graph_sizes(layer, detach: bool, batches: int = 4) -> list[int]:
     rng = np.random.default_rng(0)
     state, sizes = None, []
-    for _ in range(4):
+    for _ in range(batches):
         out, state = layer(rng.standard_normal((4, 2, 2)), state)
         loss = (out * out).sum()
         loss.backward()
         sizes.append(to_networkx(loss).number_of_nodes())
-        state = detach_state(state)
-    assert len(set(sizes[1:])) == 1, sizes
+        if detach:
+            state = detach_state(state)
+    return sizes
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("kind", KINDS)
+def test_truncated_bptt_graph_does_not_grow(kind, fused):
+    layer = make_layer(kind, 2, 3, fused=fused, rng=0)
+    sizes = _graph_sizes(layer, detach=True)
+    assert len(set(sizes)) == 1, sizes
+    # without detach_state the graph reaches back through every earlier batch
+    grown = _graph_sizes(layer, detach=False)
+    assert grown == sorted(grown) and grown[-1] > grown[0], grown
 
 
 def test_detach_state_cuts_tensors_and_tuples():
