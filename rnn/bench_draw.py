@@ -17,13 +17,15 @@ import time
 import warnings
 from pathlib import Path
 
+from rnn.cli import Parser
+
 BUDGET = 2.0  # seconds, model to SVG, LSTM at T = 50
 PHASES = ("model graph", "to_networkx", "Digraph", "dot layout + svg")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's own options (after `rnn-lab bench draw`)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnn-lab bench draw",
         description="Time drawing the computation graph of an unrolled cell, model to SVG.",
         epilog="Example: rnn-lab bench draw --steps 50 --repeats 5",

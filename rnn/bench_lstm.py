@@ -20,6 +20,8 @@ import tracemalloc
 
 import numpy as np
 
+from rnn.cli import Parser, positive_int
+
 T, B, V, H = 64, 32, 65, 128  # steps, batch, symbols, hidden units
 LR = 0.1
 # ../shared/data/tinyshakespeare.txt from the repository root (the package never needs it)
@@ -511,26 +513,9 @@ def _window(streams, position):
 # ------------------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """Errors as one line on stderr with exit status 2, like the rest of rnn-lab."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The options of this benchmark."""
-    parser = _Parser(
+    parser = Parser(
         prog="rnn-lab bench lstm",
         description=f"Milliseconds per training step (forward, backward, SGD) of a "
         f"character-level LSTM: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, "
@@ -540,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--repeats",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="timed steps per variant, interleaved (default 20; 5 with --quick)",
     )

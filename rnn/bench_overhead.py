@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from rnn.cli import Parser, positive_int
+
 SIZE = 4
 
 
@@ -151,36 +153,19 @@ def check_agreement(n_ops: int) -> float:
     return max(float(np.max(np.abs(a - b))) for a, b in zip(ours, floor))
 
 
-class _Parser(argparse.ArgumentParser):
-    """Errors as one line on stderr with exit status 2, like the rest of rnn-lab."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The options of this benchmark."""
-    parser = _Parser(
+    parser = Parser(
         prog="rnn-lab bench overhead",
         description="Microseconds per op (forward + backward) on a tanh/mul/add chain of "
         "4-element arrays: autograd_lite beside PyTorch eager, HIPS autograd and NumPy.",
         epilog="Example: rnn-lab bench overhead --ops 3000 --repeats 15",
     )
-    parser.add_argument("--ops", type=_positive, default=3000,
+    parser.add_argument("--ops", type=positive_int, default=3000,
                         help="chain length in ops (default 3000)")
-    parser.add_argument("--repeats", type=_positive, default=15,
+    parser.add_argument("--repeats", type=positive_int, default=15,
                         help="timed runs per engine, interleaved (default 15)")
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

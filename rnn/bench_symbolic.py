@@ -4,11 +4,12 @@ full cross-check at H=8, and the naive route (`sympy.diff` of an expanded cell) 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import numpy as np
+
+from rnn.cli import Parser
 
 
 def _fresh():
@@ -67,7 +68,7 @@ def naive_error(H: int, D: int, fn) -> float:
 
 def main(argv=None) -> int:
     """Run the three timings and print them with the speed-up of the per-unit route."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnn-lab bench symbolic",
         description="Time the SymPy derivations: per-unit route vs sympy.diff of a whole cell.",
         epilog="Example: rnn-lab bench symbolic --repeat 5 --naive-hidden 3",

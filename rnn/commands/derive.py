@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnn.cli import positive_int
+
 CELLS = ("rnn", "lstm", "gru", "peephole")
 
 EPILOG = """\
@@ -22,16 +24,6 @@ Examples:
   rnn-lab derive peephole --markdown lstm.md a Markdown report with $$ math blocks
   rnn-lab derive lstm --check --hidden 8 --inputs 4
 """
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -52,10 +44,10 @@ def register(subparsers) -> None:
     parser.add_argument("--check", action="store_true",
                         help="cross-check the compiled closed forms and print the errors")
     size = parser.add_argument_group("cross-check problem size")
-    size.add_argument("--hidden", type=_positive, default=3, metavar="H", help="units (3)")
-    size.add_argument("--inputs", type=_positive, default=2, metavar="D", help="inputs (2)")
-    size.add_argument("--batch", type=_positive, default=2, metavar="B", help="batch (2)")
-    size.add_argument("--steps", type=_positive, default=3, metavar="T", help="steps (3)")
+    size.add_argument("--hidden", type=positive_int, default=3, metavar="H", help="units (3)")
+    size.add_argument("--inputs", type=positive_int, default=2, metavar="D", help="inputs (2)")
+    size.add_argument("--batch", type=positive_int, default=2, metavar="B", help="batch (2)")
+    size.add_argument("--steps", type=positive_int, default=3, metavar="T", help="steps (3)")
     size.add_argument("--seed", type=int, default=0, help="random seed (0)")
     size.add_argument("--unrolled", action="store_true",
                       help="also compare with sympy.diff of the whole unrolled cell "

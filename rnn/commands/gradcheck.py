@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rnn.cli import positive_float
+
 EPILOG = """\
 Each primitive in autograd_lite.ops.OPS runs on small float64 inputs chosen inside its domain
 and away from kinks; its full Jacobian by reverse mode is compared with central differences.
@@ -27,23 +29,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--op", action="append", metavar="NAME",
                         help="check only this op (repeatable; default: all)")
-    parser.add_argument("--eps", type=_positive, default=1e-6,
+    parser.add_argument("--eps", type=positive_float, default=1e-6,
                         help="finite-difference step (default 1e-6)")
-    parser.add_argument("--atol", type=_positive, default=1e-7,
+    parser.add_argument("--atol", type=positive_float, default=1e-7,
                         help="absolute tolerance (default 1e-7)")
-    parser.add_argument("--rtol", type=_positive, default=1e-5,
+    parser.add_argument("--rtol", type=positive_float, default=1e-5,
                         help="relative tolerance (default 1e-5)")
     parser.set_defaults(func=run)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def cases():
