@@ -352,3 +352,27 @@ def test_no_string_evaluation_in_sources():
                 if pattern.search(line):
                     hits.append(f"{path.relative_to(ROOT)}:{k}: {line.strip()}")
     assert not hits, "string evaluation found:\n" + "\n".join(hits)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "peephole"])
+def test_stacked_finite_differences_match_one_at_a_time(cell):
+    from rnn.symbolic import finite_difference_grads, random_problem, reference_loss
+
+    params, xs, h0, c0, dhs = random_problem(cell, H=2, D=2, B=2, T=2, seed=3)
+    c0 = np.zeros_like(h0) if c0 is None else c0
+    stacked = finite_difference_grads(cell, params, xs, h0, c0, dhs, chunk=3)
+    eps = 1e-6
+    matrix = next(k for k, v in params.items() if np.ndim(v) == 2)
+    vector = next(k for k, v in params.items() if np.ndim(v) == 1)
+    for name in (matrix, vector, "x"):
+        arrays = {**{k: np.array(v) for k, v in params.items()}, "x": np.array(xs)}
+        arr = arrays[name]
+        for idx in np.ndindex(arr.shape):
+            old = arr[idx]
+            arr[idx] = old + eps
+            up = reference_loss(cell, {k: arrays[k] for k in params}, arrays["x"], h0, c0, dhs)
+            arr[idx] = old - eps
+            down = reference_loss(cell, {k: arrays[k] for k in params}, arrays["x"], h0, c0,
+                                  dhs)
+            arr[idx] = old
+            assert abs(stacked[name][idx] - (up - down) / (2 * eps)) < 1e-8

@@ -180,17 +180,32 @@ def bptt(cell: str, params: dict, xs, h0, c0=None, dhs=None) -> dict:
 # ------------------------------------------------------------------------------------------
 
 
+# Every function below also takes a leading stack axis K on any argument (weights (K, H, Z),
+# vectors (K, 1, H), x (K, T, B, D), states (K, B, H)), so finite differences can run all
+# perturbed copies of one array in a single forward pass.
+
+
+def _matmul_t(v, W):
+    return v @ np.swapaxes(W, -1, -2)  # v W^T, with or without a stack axis
+
+
+def _cat(h_prev, x):
+    lead = np.broadcast_shapes(h_prev.shape[:-1], x.shape[:-1])
+    return np.concatenate([np.broadcast_to(h_prev, lead + h_prev.shape[-1:]),
+                           np.broadcast_to(x, lead + x.shape[-1:])], axis=-1)
+
+
 def _affine(p, name, v):
-    return v @ p["W_" + name].T + p["b_" + name]
+    return _matmul_t(v, p["W_" + name]) + p["b_" + name]
 
 
 def _rnn_step(p, x, h_prev, c_prev):
-    z = np.concatenate([h_prev, x], axis=1)
-    return np.tanh(z @ p["W"].T + p["b"]), None
+    z = _cat(h_prev, x)
+    return np.tanh(_matmul_t(z, p["W"]) + p["b"]), None
 
 
 def _lstm_step(p, x, h_prev, c_prev, peephole=False):
-    z = np.concatenate([h_prev, x], axis=1)
+    z = _cat(h_prev, x)
     pf, pi, po = (p["p_f"], p["p_i"], p["p_o"]) if peephole else (0.0, 0.0, 0.0)
     f = _sigmoid(_affine(p, "f", z) + pf * c_prev)
     i = _sigmoid(_affine(p, "i", z) + pi * c_prev)
@@ -201,7 +216,7 @@ def _lstm_step(p, x, h_prev, c_prev, peephole=False):
 
 
 def _gru_step(p, x, h_prev, c_prev):
-    z = np.concatenate([h_prev, x], axis=1)
+    z = _cat(h_prev, x)
     r = _sigmoid(_affine(p, "r", z))
     u = _sigmoid(_affine(p, "z", z))
     n = np.tanh(_affine(p, "nx", x) + r * _affine(p, "nh", h_prev))
@@ -221,41 +236,51 @@ def reference_forward(cell: str, params: dict, xs, h0, c0=None):
     step = REFERENCE_STEPS[cell]
     h_t, c_t = h0, (np.zeros_like(h0) if c0 is None else c0)
     hs = []
-    for x in xs:
-        h_t, c_t = step(params, x, h_t, c_t)
+    for t in range(xs.shape[-3]):
+        h_t, c_t = step(params, xs[..., t, :, :], h_t, c_t)
         hs.append(h_t)
-    return np.stack(hs)
+    return np.stack(hs, axis=-3)
 
 
-def reference_loss(cell: str, params: dict, xs, h0, c0, dhs) -> float:
-    """L = Σ_t <dhs[t], h_t> with the plain NumPy forward."""
-    return float(np.sum(dhs * reference_forward(cell, params, xs, h0, c0)))
+def reference_loss(cell: str, params: dict, xs, h0, c0, dhs):
+    """L = Σ_t <dhs[t], h_t> with the plain NumPy forward (one value per stacked copy)."""
+    hs = reference_forward(cell, params, xs, h0, c0)
+    loss = np.sum(dhs * hs, axis=(-3, -2, -1))
+    return float(loss) if np.ndim(loss) == 0 else loss
 
 
 def finite_difference_grads(cell: str, params: dict, xs, h0, c0=None, dhs=None,
-                            eps: float = 1e-6) -> dict:
-    """Central differences of `reference_loss`, keyed like `bptt`'s result."""
+                            eps: float = 1e-6, chunk: int = 512) -> dict:
+    """Central differences of `reference_loss`, keyed like `bptt`'s result.
+
+    All +eps and -eps copies of one array (up to `chunk` at a time) run as one stacked
+    forward pass; each copy computes exactly what the one-at-a-time loop would.
+    """
     inputs = dict(params, x=xs, h0=h0)
     if cell_spec(cell).has_cell_state:
         inputs["c0"] = np.zeros_like(h0) if c0 is None else c0
     inputs = {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}
 
-    def loss():
-        p = {k: inputs[k] for k in params}
-        return reference_loss(cell, p, inputs["x"], inputs["h0"], inputs.get("c0"), dhs)
+    def losses(name, stacked):
+        args = dict(inputs)
+        # a stacked vector parameter (K, H) needs a batch axis: (K, 1, H)
+        args[name] = stacked[:, None, :] if inputs[name].ndim == 1 else stacked
+        p = {k: args[k] for k in params}
+        return reference_loss(cell, p, args["x"], args["h0"], args.get("c0"), dhs)
 
     grads = {}
     for name, arr in inputs.items():
-        gr = np.zeros_like(arr)
-        for idx in np.ndindex(arr.shape):
-            old = arr[idx]
-            arr[idx] = old + eps
-            up = loss()
-            arr[idx] = old - eps
-            down = loss()
-            arr[idx] = old
-            gr[idx] = (up - down) / (2 * eps)
-        grads[name] = gr
+        n = arr.size
+        gr = np.empty(n)
+        for start in range(0, n, chunk):
+            k = np.arange(start, min(n, start + chunk))
+            stacked = np.repeat(arr.reshape(1, -1), 2 * len(k), axis=0)
+            rows = np.arange(len(k))
+            stacked[rows, k] += eps
+            stacked[rows + len(k), k] -= eps
+            out = losses(name, stacked.reshape((2 * len(k),) + arr.shape))
+            gr[k] = (out[: len(k)] - out[len(k):]) / (2 * eps)
+        grads[name] = gr.reshape(arr.shape)
     return grads
 
 
