@@ -368,11 +368,16 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
 
     grad_mode = contextlib.nullcontext() if create_graph else no_grad()
     found = {}
+    # Keys whose pending gradient is a sum allocated here: a node's gradient from one
+    # parent may be the very array passed to its other parents (add gives (g, g)), so only
+    # these may grow in place, like the `dW +=` of a hand-written loop.
+    owned: set[int] = set()
     with grad_mode:
         for node in reversed(order):
             g = pending.pop(id(node), None)
             if g is None:
                 continue
+            owned.discard(id(node))  # from here on g may be shared: never written again
             if targets is not None and id(node) in targets:
                 found[id(node)] = g
                 continue  # gradients w.r.t. an input do not flow past it
@@ -411,7 +416,14 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
                                       f"{describe(p)}", node)
                 key = id(p)
                 prev = pending.get(key)
-                pending[key] = pg if prev is None else prev + pg
+                if prev is None:
+                    pending[key] = pg
+                elif key in owned and prev.dtype == pg.dtype:
+                    prev += pg  # a sum this loop allocated and nothing else holds
+                else:
+                    total = pending[key] = prev + pg
+                    if type(total) is np.ndarray:  # (0-d sums give NumPy scalars; Tensors
+                        owned.add(key)             # under create_graph are never written)
     if inputs is not None:
         # A rule may hand one array to several parents (add gives (g, g)): copy, so no two
         # returned gradients share memory.

@@ -287,3 +287,24 @@ def test_float32_leaf_grads_stay_float32_through_a_small_network():
     assert loss.dtype == np.float32
     loss.backward()
     assert W.grad.dtype == np.float32 and b.grad.dtype == np.float32
+
+
+def test_fan_in_accumulation_in_place_keeps_shared_gradients_apart():
+    # z = a + b hands one array to both parents; a then gets two more contributions.
+    # Summing those in place must not change b's gradient.
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    s = a + b
+    loss = (s + a * 2.0 + a * 3.0 + b).sum()
+    loss.backward()
+    np.testing.assert_array_equal(a.grad, [6.0, 6.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0])
+
+
+def test_many_contributions_to_a_scalar_accumulate_exactly():
+    x = Tensor(np.array(2.0), requires_grad=True)
+    total = x * 1.0
+    for k in range(2, 6):
+        total = total + x * float(k)
+    total.backward()
+    assert x.grad == 15.0
