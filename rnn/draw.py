@@ -6,12 +6,14 @@ Every diagram is a function returning a `graphviz.Digraph`; nothing runs Graphvi
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import math
 import os
 import secrets
 import shutil
 import subprocess
+import sys
 import unicodedata
 import warnings
 from functools import partial
@@ -620,7 +622,7 @@ def _graphviz(source: str, format: str, out: Path, timeout: float):
     """Lay out and render DOT `source` into file `out` with the system `dot` or pygraphviz."""
     exe = shutil.which("dot")
     if exe is None:
-        if _bundled_graphviz(source, format, out):
+        if _bundled_graphviz(source, format, out, timeout):
             return
         raise GraphvizNotFound(f"Graphviz's `dot` program is not on PATH: {INSTALL_HINT}")
     try:
@@ -634,15 +636,33 @@ def _graphviz(source: str, format: str, out: Path, timeout: float):
         raise GraphvizError(f"Graphviz failed: {message[0] if message else done.returncode}")
 
 
-def _bundled_graphviz(source: str, format: str, out: Path) -> bool:
+# Runs in a child process, so the bundled Graphviz gets the same timeout as `dot`; the DOT
+# source arrives on stdin, the format and the output path as arguments.
+_BUNDLED = (
+    "import sys, pygraphviz\n"
+    "pygraphviz.AGraph(string=sys.stdin.read()).draw(sys.argv[2], format=sys.argv[1], "
+    "prog='dot')\n"
+)
+
+
+def _bundled_graphviz(source: str, format: str, out: Path, timeout: float) -> bool:
     """Render with the Graphviz that pygraphviz 2.0+ wheels bundle; False if there is none."""
     try:
-        import pygraphviz
-    except ImportError:
+        version = importlib.metadata.version("pygraphviz")
+    except importlib.metadata.PackageNotFoundError:
         return False
-    if int(pygraphviz.__version__.split(".")[0]) < 2:
+    if int(version.split(".")[0]) < 2:
         return False  # older pygraphviz needs the system Graphviz we just failed to find
-    pygraphviz.AGraph(string=source).draw(str(out), format=format, prog="dot")
+    try:
+        done = subprocess.run([sys.executable, "-c", _BUNDLED, format, str(out)],
+                              input=source.encode("utf-8"), capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise GraphvizError(f"Graphviz took longer than {timeout} s to draw {out.name}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GraphvizError(f"Graphviz (pygraphviz) failed: "
+                            f"{message[-1] if message else done.returncode}")
     return True
 
 

@@ -1,6 +1,7 @@
 """Tests for rnn.draw's concept diagrams: their structure, rendering, label escaping and CLI."""
 
 import html
+import importlib.metadata
 import itertools
 import json
 import re
@@ -406,7 +407,11 @@ def test_interrupted_render_leaves_no_partial_file(tmp_path, monkeypatch):
 
 def test_missing_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(draw.shutil, "which", lambda name: None)
-    monkeypatch.setitem(sys.modules, "pygraphviz", None)  # `import pygraphviz` fails
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(draw.importlib.metadata, "version", not_installed)  # no pygraphviz
     with pytest.raises(draw.GraphvizNotFound) as caught:
         draw.render(draw.gate(), tmp_path / "g.svg")
     assert isinstance(caught.value, RuntimeError)
@@ -414,6 +419,21 @@ def test_missing_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
     assert "pip install pygraphviz" in str(caught.value)
     assert not list(tmp_path.iterdir())
     draw.render(draw.gate(), tmp_path / "g.dot", "dot")  # DOT source needs no Graphviz
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_bundled_graphviz_of_pygraphviz_renders_without_dot(tmp_path, monkeypatch, fmt):
+    pytest.importorskip("pygraphviz", minversion="2.0")
+    monkeypatch.setattr(draw.shutil, "which", lambda name: None)  # no system `dot`
+    out = draw.render(draw.lstm_step("forget"), tmp_path / f"f.{fmt}", fmt)
+    assert [p.name for p in tmp_path.iterdir()] == [f"f.{fmt}"]
+    if fmt == "svg":
+        texts = "".join(ET.parse(out).getroot().itertext())
+        assert "σ" in texts and "tanh" in texts
+    else:
+        blank = draw.render(draw.lstm_module(steps=1), tmp_path / "m.png", "png")
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert out.read_bytes() != blank.read_bytes()
 
 
 # ---- escaping user text ----------------------------------------------------------------------
