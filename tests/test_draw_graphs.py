@@ -495,7 +495,9 @@ def check_graph_survives(texts):
                 assert comparable(shown[n]).startswith(expected(label)), (n, label)
         ops = [shown[n + "_op"] if n + "_op" in shown else shown[n] for n in g
                if g.nodes[n]["op"] == texts[0]]
-        assert ops and all(comparable(o).startswith(expected(texts[0], 20)) for o in ops)
+        # an op named like a built-in one ("mul", "sigmoid") is drawn with its symbol
+        op_text = draw.OP_SYMBOLS.get(texts[0], texts[0])
+        assert ops and all(comparable(o).startswith(expected(op_text, 20)) for o in ops)
 
 
 def test_nasty_labels_render_as_plain_text():
@@ -584,3 +586,7 @@ def test_cli_note_when_a_graph_is_collapsed(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         draw.unrolled_graph("lstm", 50)  # the CLI's largest graph: no note
+
+
+def test_user_op_named_like_a_builtin_is_drawn_with_its_symbol():
+    check_graph_survives(["sigmoid"])
