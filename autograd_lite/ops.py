@@ -81,9 +81,11 @@ def _node(op, out, parents, attrs=None, saved=None) -> Tensor:
     if needs_grad:
         t.requires_grad = True
         t._op, t._parents, t._attrs, t._saved = op, parents, attrs, saved
+        t._inputs = [p.data for p in parents]
     else:
         t.requires_grad = False
         t._op, t._parents, t._attrs, t._saved = None, (), None, None
+        t._inputs = None
     if _state["anomaly"] and not np.all(np.isfinite(out)):
         # The new node has no label yet: name the op and the inputs it was given.
         bad = "NaN" if np.any(np.isnan(out)) else "Inf"

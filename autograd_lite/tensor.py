@@ -79,8 +79,8 @@ class Tensor:
     `.grad` (an ndarray of the same shape and dtype) when `.backward()` runs.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "label", "_op", "_parents", "_attrs", "_saved",
-                 "is_parameter", "_seq", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "label", "_op", "_parents", "_inputs", "_attrs",
+                 "_saved", "is_parameter", "_seq", "__weakref__")
     __array_priority__ = 1000  # ndarray OP Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, label: str | None = None, dtype=None):
@@ -98,6 +98,7 @@ class Tensor:
         self.label = label
         self._op = None
         self._parents = ()
+        self._inputs = None
         self._attrs = None
         self._saved = None
         self.is_parameter = False
@@ -271,6 +272,7 @@ def _leaf(array: np.ndarray, label=None) -> Tensor:
     t.label = label
     t._op = None
     t._parents = ()
+    t._inputs = None
     t._attrs = None
     t._saved = None
     t.is_parameter = False
@@ -398,7 +400,7 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
                 args = parents
                 out = node
             else:
-                args = [p.data for p in parents]
+                args = node._inputs  # the arrays the forward read, even if since rebound
                 out = node.data
             if op.saves:
                 pgs = op.vjp(B, g, out, *args, saved=node._saved, **(node._attrs or {}))

@@ -308,3 +308,13 @@ def test_many_contributions_to_a_scalar_accumulate_exactly():
         total = total + x * float(k)
     total.backward()
     assert x.grad == 15.0
+
+
+def test_backward_uses_the_values_the_forward_saw_after_a_parameter_is_rebound():
+    w = al.nn.Parameter(np.array([2.0, 3.0]), label="w")
+    x = Tensor(np.array([5.0, 7.0]), requires_grad=True)
+    loss = (w * x).sum()
+    w.assign([100.0, 100.0])  # e.g. an optimizer step between forward and backward
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 3.0])
+    np.testing.assert_array_equal(w.grad, [5.0, 7.0])
