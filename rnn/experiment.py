@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from autograd_lite.tensor import Tensor, no_grad
+from autograd_lite.tensor import Tensor
 from rnn import tasks
 
 CELLS = ("rnn", "lstm")
@@ -101,18 +101,9 @@ def hidden_grad_norms(model, x, y) -> np.ndarray:
     return np.array([np.linalg.norm(h.grad, axis=-1).mean() for h in hs])
 
 
-def _test_mse(model, x, y) -> float:
-    with no_grad():
-        total = 0.0
-        for k in range(0, x.shape[1], 250):
-            pred, _ = model(Tensor(x[:, k:k + 250]))
-            total += float(((pred.data - y[k:k + 250]) ** 2).sum())
-    return total / x.shape[1]
-
-
 def run_one(cell: str, lag: int, cfg: LongTermConfig) -> RunResult:
     """Train one cell at one lag with the shared budget (fused path); measure what we report."""
-    from rnn.train import AddingProblem, Trainer
+    from rnn.train import AddingProblem, Trainer, regression_mse
 
     t0 = time.perf_counter()
     model = _model(cell, cfg.hidden, True, cfg.seed)
@@ -129,7 +120,7 @@ def run_one(cell: str, lag: int, cfg: LongTermConfig) -> RunResult:
     below = [s for s, v in zip(h["val_step"], h["val_loss"]) if v < 0.01]
     result = RunResult(
         cell=cell, lag=lag, steps=cfg.steps,
-        train_loss=float(np.mean(h["loss"][-100:])), test_mse=_test_mse(model, tx, ty),
+        train_loss=float(np.mean(h["loss"][-100:])), test_mse=regression_mse(model, tx, ty),
         seconds=0.0, first_below=below[0] if below else None,
         loss=h["loss"], val_step=h["val_step"], val_loss=h["val_loss"])
     if measure:

@@ -264,6 +264,17 @@ def _chunks(n, size):
     return [slice(k, min(k + size, n)) for k in range(0, n, size)]
 
 
+def regression_mse(model, x, y, chunk: int = 256) -> float:
+    """Mean squared error of `model` on inputs x (T, N, D) and targets y (N, ...), without a
+    graph, `chunk` sequences at a time."""
+    with no_grad():
+        total = 0.0
+        for s in _chunks(len(y), chunk):
+            pred, _ = model(Tensor(x[:, s]))
+            total += float(((pred.data - y[s]) ** 2).sum())
+    return total / len(y)
+
+
 class AddingProblem(Problem):
     """The adding problem with MSE; validation on a fixed set (baseline MSE 1/6)."""
 
@@ -282,12 +293,7 @@ class AddingProblem(Problem):
         return mse_loss(pred, y), None
 
     def evaluate(self, model):
-        with no_grad():
-            total = 0.0
-            for s in _chunks(len(self.val_y), 256):
-                pred, _ = model(Tensor(self.val_x[:, s]))
-                total += float(((pred.data - self.val_y[s]) ** 2).sum())
-        return {"loss": total / len(self.val_y)}
+        return {"loss": regression_mse(model, self.val_x, self.val_y)}
 
 
 class CopyProblem(Problem):
