@@ -81,11 +81,10 @@ def hidden_grad_norms(model, x, y) -> np.ndarray:
     twin whose per-step `h_t` nodes keep their gradient (`backward(retain_grad=True)`).
     L_b is the squared error of example b, so the norms do not depend on the batch size.
     """
-    from rnn.layers import LAYERS
     from rnn.train import RegressionModel
 
     layer = model.layer
-    cell = next(name for name, cls in LAYERS.items() if type(layer) is cls)
+    cell = layer.cell_class.name
     twin = RegressionModel(layer.input_size, layer.hidden_size, cell,
                            output_size=model.decoder.weight.shape[0],
                            num_layers=layer.num_layers, fused=False, dtype=layer.dtype)

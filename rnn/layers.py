@@ -1,7 +1,8 @@
-"""Sequence layers (RNN, LSTM, GRU, PeepholeLSTM) over the cells, with PyTorch's calling convention.
+"""Sequence layers over any registered cell, with PyTorch's calling convention.
 
-`fused=True` (the default) runs each layer as one fused node (`rnn.fused`); `fused=False`
-unrolls the readable cell step by step, so every gate of every step is a node in the graph.
+`fused=True` (the default) runs each layer as one fused node when the cell class declares a
+kernel (`rnn.kernels`); a cell without one, or `fused=False`, unrolls the readable cell step
+by step, so every gate of every step is a node in the graph.
 
 Truncated BPTT: pass the final state of one batch, cut from the graph with
 `detach_state(state)`, as the initial state of the next; the graph then never grows
@@ -10,79 +11,83 @@ across batches.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from autograd_lite import nn
 from autograd_lite.ops import stack, transpose
 from autograd_lite.tensor import ShapeError, Tensor
-from rnn.cells import (
-    GRUCell,
-    LSTMCell,
-    PeepholeLSTMCell,
-    RNNCell,
-    as_input,
-    check_dtype,
-    check_state,
-)
-from rnn.fused import run_fused
+from rnn.cells import Cell, as_input, cell_class, cell_names, check_dtype, check_size, \
+    check_state
+from rnn.kernels import run_fused
+
+
+class FusedFallback(UserWarning):
+    """A layer asked for `fused=True` runs a cell that has no fused kernel."""
+
+
+_NOTIFIED: set = set()  # cell classes whose fallback notice was already given
 
 
 class RecurrentLayer(nn.Module):
-    """A stack of `num_layers` cells run over a sequence.
+    """A stack of `num_layers` cells of one registered class run over a sequence.
 
+    `RecurrentLayer(input_size, hidden_size, cell="mgu")`, or a subclass that sets `CELL`.
     `forward(x, state=None) -> (outputs, final_state)`: x is (T, B, D), or (B, T, D) with
     `batch_first`; outputs are the last layer's h_t, (T, B, H) (or (B, T, H)). The state is
-    `h` of shape (num_layers, B, H) for RNN and GRU and a tuple `(h, c)` of two such arrays
-    for the LSTMs; None starts from zeros. Parameters live in `self.cells[l]` (named
+    `h` of shape (num_layers, B, H) for one-state cells and a tuple such as `(h, c)` of such
+    arrays otherwise; None starts from zeros. Parameters live in `self.cells[l]` (named
     `cells.0.W_f`, ...); per-gate arrays of layer l come from `self.cells[l].weights()`.
 
-    `fused=True` runs each layer as one fused node, `fused=False` unrolls the readable cell;
-    `forget_bias` is the initial b_f of the LSTMs (RNN and GRU have no forget gate and
-    ignore it); `dtype` is float32 or float64; `rng` is a seed or a np.random.Generator.
+    `fused=True` runs each layer as one fused node when the cell has a kernel (otherwise it
+    falls back to the readable graph, with a one-time notice); `fused=False` unrolls the
+    readable cell; `forget_bias` is the initial forget-gate bias of the cells that have one;
+    `dtype` is float32 or float64; `rng` is a seed or a np.random.Generator.
     """
 
-    CELL: type = None
+    CELL: type[Cell] | str | None = None
+    _NAMED: dict = {}  # cell name -> the subclass that names it (LSTM, GRU, ...)
 
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        batch_first=False,
-        dtype=np.float64,
-        fused=True,
-        forget_bias=1.0,
-        rng=None,
-    ):
-        name = type(self).__name__
-        if int(num_layers) < 1:
-            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.num_layers = int(num_layers)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.CELL is not None:
+            RecurrentLayer._NAMED.setdefault(cell_class(cls.CELL).name, cls)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, batch_first=False,
+                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None, cell=None):
+        self.cell_class = cell_class(cell if cell is not None else self.CELL)
+        name = self._name()
+        self.input_size = check_size(name, "input_size", input_size)
+        self.hidden_size = check_size(name, "hidden_size", hidden_size)
+        self.num_layers = check_size(name, "num_layers", num_layers)
         self.batch_first = bool(batch_first)
         self.dtype = check_dtype(name, dtype)
         self.fused = bool(fused)
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = np.random.default_rng(rng)
         self.cells = [
-            self.CELL(
-                self.input_size if layer == 0 else self.hidden_size,
-                self.hidden_size,
-                dtype=self.dtype,
-                forget_bias=forget_bias,
-                rng=rng,
-            )
+            self.cell_class(self.input_size if layer == 0 else self.hidden_size,
+                            self.hidden_size, dtype=self.dtype, forget_bias=forget_bias, rng=rng)
             for layer in range(self.num_layers)
         ]
 
+    def _name(self) -> str:
+        return type(self).__name__ if self.CELL is not None else \
+            f"{type(self).__name__}({self.cell_class.name})"
+
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(input_size={self.input_size}, "
-            f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
-            f"batch_first={self.batch_first}, dtype={self.dtype}, fused={self.fused})"
-        )
+        cell = "" if self.CELL is not None else f"cell={self.cell_class.name!r}, "
+        return (f"{type(self).__name__}({cell}input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"batch_first={self.batch_first}, dtype={self.dtype}, fused={self.fused})")
+
+    @property
+    def runs_fused(self) -> bool:
+        """Whether forward runs the fused kernel (asked for, and the cell has one)."""
+        return self.fused and self.cell_class.fused_kernel() is not None
 
     def forward(self, x, state=None):
-        name = type(self).__name__
+        name = self._name()
         x = as_input(name, x, self.dtype)
         if x.ndim != 3 or x.shape[2] != self.input_size:
             order = "(batch, time, " if self.batch_first else "(time, batch, "
@@ -93,22 +98,21 @@ class RecurrentLayer(nn.Module):
             raise ShapeError(f"{name}: input x has no time steps (shape {tuple(x.shape)})")
         if self.batch_first:
             x = transpose(x, (1, 0, 2))
-        batch = x.shape[1]
-        initial = self._initial_states(state, batch)
+        initial = self._initial_states(state, x.shape[1])
+        fused = self.runs_fused
+        if self.fused and not fused:
+            _notify_fallback(self.cell_class)
         finals = []
         seq = x
         for cell, init in zip(self.cells, initial):
-            if self.fused:
-                seq, final = run_fused(cell, seq, init)
-            else:
-                seq, final = _unroll(cell, seq, init)
+            seq, final = run_fused(cell, seq, init) if fused else _unroll(cell, seq, init)
             finals.append(final)
         outputs = stack(seq, axis=0) if isinstance(seq, list) else seq
         if self.batch_first:
             outputs = transpose(outputs, (1, 0, 2))
         outputs.label = "outputs"
         final_state = []
-        for k, state_name in enumerate(self.CELL.STATE):
+        for k, state_name in enumerate(self.cell_class.STATE):
             s = stack([f[k] for f in finals], axis=0)
             s.label = f"{state_name}_n"
             final_state.append(s)
@@ -116,7 +120,7 @@ class RecurrentLayer(nn.Module):
 
     def _initial_states(self, state, batch) -> list[tuple]:
         """Per layer, a tuple of (B, H) Tensors (zeros where no state was given)."""
-        name, names = type(self).__name__, self.CELL.STATE
+        name, names = self._name(), self.cell_class.STATE
         shape = (self.num_layers, batch, self.hidden_size)
         if state is None:
             parts = [None] * len(names)
@@ -138,6 +142,14 @@ class RecurrentLayer(nn.Module):
         return [tuple(p[layer] for p in parts) for layer in range(self.num_layers)]
 
 
+def _notify_fallback(cls) -> None:
+    if cls not in _NOTIFIED:
+        _NOTIFIED.add(cls)
+        warnings.warn(f"{cls.__name__} ({cls.name!r}) has no fused kernel: it runs on the "
+                      f"readable primitive graph (pass fused=False to silence this)",
+                      FusedFallback, stacklevel=4)
+
+
 def _unroll(cell, seq, init):
     """The readable path: call the cell once per step. `seq` is a (T, B, D) Tensor or a list
     of (B, D) Tensors (the previous layer's outputs); returns (list of h_t, final state)."""
@@ -153,39 +165,39 @@ def _unroll(cell, seq, init):
 class RNN(RecurrentLayer):
     """Elman RNN layer: h_t = tanh([h_{t-1}, x_t] @ W + b) per layer (see `RNNCell`)."""
 
-    CELL = RNNCell
+    CELL = "rnn"
 
 
 class LSTM(RecurrentLayer):
     """LSTM layer (see `LSTMCell` for the equations); state `(h, c)`."""
 
-    CELL = LSTMCell
+    CELL = "lstm"
 
 
 class GRU(RecurrentLayer):
     """GRU layer in PyTorch's convention (see `GRUCell`)."""
 
-    CELL = GRUCell
+    CELL = "gru"
 
 
 class PeepholeLSTM(RecurrentLayer):
     """LSTM layer with peephole connections (see `PeepholeLSTMCell`); state `(h, c)`."""
 
-    CELL = PeepholeLSTMCell
+    CELL = "peephole"
 
 
-LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "peephole": PeepholeLSTM}
-
-
-def make_layer(cell: str, input_size, hidden_size, **kw) -> RecurrentLayer:
-    """A layer by cell name ("rnn", "lstm", "gru" or "peephole"); `kw` go to the layer."""
+def make_layer(cell, input_size, hidden_size, **kw) -> RecurrentLayer:
+    """A layer of any registered cell, by name ("lstm", "mgu", ...) or class; `kw` go to the
+    layer (num_layers, batch_first, dtype, fused, forget_bias, rng)."""
     try:
-        cls = LAYERS[cell.lower()]
-    except (KeyError, AttributeError):
-        raise ValueError(
-            f"make_layer: unknown cell {cell!r}; choose one of {', '.join(LAYERS)}"
-        ) from None
-    return cls(input_size, hidden_size, **kw)
+        cls = cell_class(cell)
+    except ValueError:
+        raise ValueError(f"make_layer: unknown cell {cell!r}; choose one of "
+                         f"{', '.join(cell_names())}") from None
+    named_layer = RecurrentLayer._NAMED.get(cls.name)
+    if named_layer is not None and cell_class(named_layer.CELL) is cls:
+        return named_layer(input_size, hidden_size, **kw)
+    return RecurrentLayer(input_size, hidden_size, cell=cls, **kw)
 
 
 def detach_state(state):

@@ -207,5 +207,5 @@ def test_bad_dtype_rejected():
 
 def test_lstm_cell_state_must_be_a_pair():
     cell = LSTMCell(D, H, rng=0)
-    with pytest.raises(TypeError, match=r"pair \(h, c\)"):
+    with pytest.raises(TypeError, match=r"tuple \(h, c\)"):
         cell(np.ones((B, D)), np.zeros((B, H)))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from autograd_lite import Tensor, gradcheck, to_networkx
 from autograd_lite.functional import grad
 from autograd_lite.tensor import GradientError
-from rnn.fused import run_fused
+from rnn.kernels import run_fused
 from rnn.layers import make_layer
 
 KINDS = ["rnn", "lstm", "gru", "peephole"]

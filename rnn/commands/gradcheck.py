@@ -110,29 +110,6 @@ def cases():
     ]
 
 
-def fused_cases():
-    """Cases for the fused recurrent kernels of `rnn.fused` (ops with a NumPy backward)."""
-    import numpy as np
-
-    from autograd_lite import ops
-    from rnn import cells, fused
-
-    rng = np.random.default_rng(1)
-    T, B, D, H = 3, 2, 3, 2
-    table = []
-    for cell_name, op in fused.FUSED_OPS.items():
-        cell = getattr(cells, cell_name)(D, H, rng=0)
-        states = [0.5 * rng.standard_normal((B, H)) for _ in cell.STATE]
-        params = [np.array(p.data) for p in cell.parameter_list()]
-
-        def fn(*xs, op=op):
-            return ops.apply(op, *xs, need_dx=True)
-
-        table.append((op.name, f"{cell_name}, T={T} B={B} D={D} H={H}", fn,
-                      [rng.standard_normal((T, B, D)), *states, *params]))
-    return table
-
-
 def _errors(fn, arrays, eps):
     """Largest absolute and relative differences between the two Jacobians."""
     import numpy as np
@@ -160,7 +137,9 @@ def run(args) -> int:
     import autograd_lite as al
     from rnn.cli import UserError
 
-    table = cases() + fused_cases()  # importing rnn.fused registers its ops in OPS
+    from rnn.kernels.testing import kernel_cases
+
+    table = cases() + kernel_cases()  # importing rnn.kernels registers its ops in OPS
     covered = {name for name, *_ in table}
     wanted = args.op or list(dict.fromkeys([name for name, *_ in table] + list(al.OPS)))
     unknown = [name for name in wanted if name not in al.OPS]
