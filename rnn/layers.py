@@ -18,8 +18,7 @@ import numpy as np
 from autograd_lite import nn
 from autograd_lite.ops import stack, transpose
 from autograd_lite.tensor import ShapeError, Tensor
-from rnn.cells import Cell, as_input, cell_class, cell_names, check_dtype, check_size, \
-    check_state
+from rnn.cells import Cell, as_input, cell_class, cell_names, check_dtype, check_size, check_state
 from rnn.kernels import run_fused
 
 

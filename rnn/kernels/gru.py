@@ -8,6 +8,7 @@ import numpy as np
 from autograd_lite.ops import defop
 from rnn.kernels.common import flat, halved, sigmoid_from_tanh
 
+
 def _gru_forward(x, h0, W_r, b_r, W_z, b_z, W_nx, b_nx, W_nh, b_nh, need_dx=True):
     T, B, D = x.shape
     H = h0.shape[-1]

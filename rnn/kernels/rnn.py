@@ -7,6 +7,7 @@ import numpy as np
 from autograd_lite.ops import defop
 from rnn.kernels.common import flat, weight_gradients
 
+
 def _rnn_forward(x, h0, W, b, need_dx=True):
     T, B, D = x.shape
     H = h0.shape[-1]

@@ -1,4 +1,4 @@
-"""SymPy derives the closed-form gate gradients of RNN, LSTM, GRU and peephole-LSTM cells,
+"""SymPy derives the closed-form gate gradients of every registered cell from its own forward,
 compiles them into NumPy BPTT functions and checks them against the engine.
 """
 
@@ -16,20 +16,9 @@ from rnn.symbolic.compiled import (
     reference_forward,
     reference_loss,
 )
-from rnn.symbolic.core import (
-    CELL_NAMES,
-    Derivation,
-    LocalDerivative,
-    Var,
-    cell_spec,
-    delta,
-    derivation,
-    derive_cell,
-    sigmoid,
-    sigmoid_prime,
-    tanh_prime,
-)
+from rnn.symbolic.core import Var, delta, sigmoid, sigmoid_prime, tanh_prime
 from rnn.symbolic.crosscheck import CrossCheck, cross_check, engine_gradients
+from rnn.symbolic.derive import Derivation, LocalDerivative, derivation, derive_cell, textbook_diff
 from rnn.symbolic.paths import (
     carry_path,
     path_magnitudes,
@@ -37,18 +26,22 @@ from rnn.symbolic.paths import (
     plot_path_magnitudes,
     rnn_jacobian,
     rnn_path,
+    state_path,
 )
 from rnn.symbolic.report import derivation_latex, derivation_markdown, derivation_pretty
+from rnn.symbolic.trace import CellSpec, Linear, SymbolicUnsupported, cell_spec
 from rnn.symbolic.unrolled import naive_route, unrolled, unrolled_gradients
 from rnn.symbolic.vjp import RuleCheck, VJPRule, check_engine_ops, check_op_table, vjp_rules
 
 __all__ = [
-    "CELL_NAMES", "CompiledCell", "CrossCheck", "Derivation", "LocalDerivative", "RuleCheck",
-    "VJPRule", "Var", "backward_step", "bptt", "carry_path", "cell_spec", "check_engine_ops",
-    "check_op_table", "compiled", "cross_check", "delta", "derivation", "derivation_latex",
-    "derivation_markdown", "derivation_pretty", "derive_cell", "engine_gradients",
-    "finite_difference_grads", "forward", "init_params", "lstm_backward_step", "naive_route",
-    "param_shapes", "path_magnitudes", "path_table", "plot_path_magnitudes", "random_problem",
-    "reference_forward", "reference_loss", "rnn_path", "rnn_jacobian", "sigmoid",
-    "sigmoid_prime", "tanh_prime", "unrolled", "unrolled_gradients", "vjp_rules",
+    "CellSpec", "CompiledCell", "CrossCheck", "Derivation", "Linear", "LocalDerivative",
+    "RuleCheck", "SymbolicUnsupported", "VJPRule", "Var", "backward_step", "bptt",
+    "carry_path", "cell_spec", "check_engine_ops", "check_op_table", "compiled",
+    "cross_check", "delta", "derivation", "derivation_latex", "derivation_markdown",
+    "derivation_pretty", "derive_cell", "engine_gradients", "finite_difference_grads",
+    "forward", "init_params", "lstm_backward_step", "naive_route", "param_shapes",
+    "path_magnitudes", "path_table", "plot_path_magnitudes", "random_problem",
+    "reference_forward", "reference_loss", "rnn_jacobian", "rnn_path", "sigmoid",
+    "sigmoid_prime", "state_path", "tanh_prime", "textbook_diff", "unrolled",
+    "unrolled_gradients", "vjp_rules",
 ]

@@ -1,8 +1,9 @@
 """The closed forms compiled with `sympy.cse` + `sympy.lambdify` into NumPy step and BPTT functions.
 
-Arrays are batches of row vectors: x_t (B, D), h_t and c_t (B, H); a weight acting on
-z = [h_{t-1}, x_t] is (H, H+D) and the affine part is `z @ W.T + b`. Also here: a plain NumPy
-reference forward for each cell and central finite differences over it.
+Arrays are batches of row vectors: x_t (B, D), h_t and c_t (B, H), in the engine's layout: a
+weight acting on z = [h_{t-1}, x_t] is (H + D, H) and the affine part is `z @ W + b`. Also
+here: the traced per-unit forward over whole arrays (with optional leading stack axes) and
+central finite differences over it.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ import functools
 import numpy as np
 import sympy as sp
 
-from rnn.symbolic.core import (
-    CELL_NAMES,
-    Derivation,
-    c,
-    c_prev,
+from rnn.cells import cell_class
+from rnn.symbolic.core import dh
+from rnn.symbolic.derive import Derivation, derivation
+from rnn.symbolic.trace import (
+    Linear,
     cell_spec,
-    dc_next,
-    derivation,
-    dh,
-    h,
-    h_prev,
+    source_delta,
+    state_next_delta,
+    state_out,
+    state_prev,
 )
 
 
@@ -35,26 +35,33 @@ def _sigmoid(x):
 _MODULES = [{"sigmoid": _sigmoid}, "numpy"]
 
 
-def param_shapes(cell: str, H: int, D: int) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every parameter of `cell` with H hidden units and D inputs."""
-    spec = cell_spec(cell)
-    width = {"z": H + D, "x": D, "h": H}
-    shapes = {}
-    for lin in spec.linear:
-        shapes[lin.weight] = (H, width[lin.source])
-        shapes[lin.bias] = (H,)
-    shapes.update({p.name: (H,) for p in spec.elementwise})
-    return shapes
+def param_shapes(cell, H: int, D: int) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter of `cell` with H hidden units and D inputs, in the
+    engine's layout (matrices (rows, H))."""
+    rows = {"hx": H + D, "x": D, "h": H}
+    return {name: (H,) if kind is None else (rows[kind], H)
+            for name, kind in cell_class(cell).PARAMS}
 
 
-def init_params(cell: str, H: int, D: int, seed: int = 0, scale: float = 0.5) -> dict:
+def init_params(cell, H: int, D: int, seed: int = 0, scale: float = 0.5) -> dict:
     """Random float64 parameters, N(0, scale²/fan_in) weights and N(0, 0.1²) biases."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape in param_shapes(cell, H, D).items():
-        std = scale / np.sqrt(shape[1]) if len(shape) == 2 else 0.1
+        std = scale / np.sqrt(shape[0]) if len(shape) == 2 else 0.1
         out[name] = rng.normal(0.0, std, shape)
     return out
+
+
+def _concat(parts):
+    """Concatenate along the last axis, broadcasting the leading (stack, batch) axes."""
+    lead = np.broadcast_shapes(*(p.shape[:-1] for p in parts))
+    return np.concatenate([np.broadcast_to(p, lead + p.shape[-1:]) for p in parts], axis=-1)
+
+
+def _vector(p):
+    # a (stacked) vector parameter (..., H) broadcasts over the batch axis
+    return p[..., None, :] if p.ndim > 1 else p
 
 
 class CompiledCell:
@@ -67,70 +74,134 @@ class CompiledCell:
         for node, expr in d.equations:
             args = sorted(expr.free_symbols, key=lambda s: s.name)
             self.forward_fns.append((node, args, sp.lambdify(args, expr, modules=_MODULES)))
-        exprs = [d.closed[v] for v in d.inputs]
-        self.backward_args = sorted(set().union(*(e.free_symbols for e in exprs)),
-                                    key=lambda s: s.name)
-        # One function for every per-unit delta; cse shares the common factors (δc_t, ...).
-        self.backward_fn = sp.lambdify(self.backward_args, exprs, modules=_MODULES, cse=True)
+        self.stages = self._stages(d)
 
-    def step(self, params: dict, x, h_in, c_in=None):
-        """One forward step: (h_t, c_t or None, cache for `backward_step`)."""
+    @staticmethod
+    def _stages(d: Derivation) -> list:
+        """Groups of per-unit deltas to evaluate in order. A delta that needs a source delta
+        (MGU's δs_t, from the product that reads s_t) waits until every product reading it
+        has run; the other cells need one stage. Each stage is one cse'd function."""
+        spec, known = d.spec, set(d.upstream[: len(d.spec.states)])
+        readers = {v: [lin.leaf for lin in spec.linear if v in lin.parts]
+                   for v in spec.source_parts}
+        pending, done, stages = list(d.inputs), set(), []
+        while pending:
+            ready = [v for v in pending if not (d.closed[v].free_symbols & set(d.upstream))
+                     - known]
+            if not ready:
+                raise RuntimeError(f"{spec.name}: the backward deltas depend on each other "
+                                   f"in a cycle ({pending})")
+            exprs = [d.closed[v] for v in ready]
+            args = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name)
+            stages.append((ready, args, sp.lambdify(args, exprs, modules=_MODULES, cse=True)))
+            done.update(ready)
+            pending = [v for v in pending if v not in done]
+            known |= {source_delta(v) for v, leaves in readers.items() if set(leaves) <= done}
+        return stages
+
+    def _linear(self, lin: Linear, vals, params, x):
+        parts = [x if p == "x" else vals[p] for p in lin.parts]
+        src = parts[0] if len(parts) == 1 else _concat(parts)
+        out = src @ params[lin.weight]
+        return out if lin.bias is None else out + _vector(params[lin.bias])
+
+    def step(self, params: dict, x, states: tuple):
+        """One forward step from `states` (h_prev[, c_prev]): (new states, cache)."""
         spec = self.spec
-        src = {"x": x, "h": h_in, "z": np.concatenate([h_in, x], axis=1)}
-        vals = {h_prev: h_in}
-        if spec.has_cell_state:
-            vals[c_prev] = np.zeros_like(h_in) if c_in is None else c_in
+        vals = {state_prev(s): v for s, v in zip(spec.states, states)}
+        vals.update({p: _vector(params[p.name]) for p in spec.elementwise})
+        linears, eqs = list(spec.linear), list(zip(spec.equations, self.forward_fns))
+        while linears or eqs:  # each product and equation as soon as what it reads is there
+            ready = [lin for lin in linears if all(p == "x" or p in vals for p in lin.parts)]
+            for lin in ready:
+                vals[lin.leaf] = self._linear(lin, vals, params, x)
+                linears.remove(lin)
+            done = [e for e in eqs if all(a in vals for a in e[1][1])]
+            for item in done:
+                (node, _), (_, args, fn) = item
+                vals[node] = fn(*(vals[a] for a in args))
+                eqs.remove(item)
+            if not ready and not done:
+                raise RuntimeError(f"{spec.name}: the forward reads a value never computed")
+        srcs = {}
         for lin in spec.linear:
-            vals[lin.leaf] = src[lin.source] @ params[lin.weight].T + params[lin.bias]
-        for p in spec.elementwise:
-            vals[p] = params[p.name]
-        for node, args, fn in self.forward_fns:
-            vals[node] = fn(*(vals[s] for s in args))
-        return vals[h], vals.get(c), (vals, src)
+            parts = [x if p == "x" else vals[p] for p in lin.parts]
+            srcs[lin.leaf] = parts[0] if len(parts) == 1 else _concat(parts)
+        new = tuple(np.broadcast_to(v, np.broadcast_shapes(np.shape(v), np.shape(states[0])))
+                    for v in (vals[state_out(s)] for s in spec.states))
+        return new, (vals, srcs, np.shape(x))
 
-    def backward_step(self, params: dict, cache, dh_t, dc_t=None) -> dict:
-        """Gradients of one step from the closed forms, given ∂L/∂h_t and ∂L/∂c_t from t+1.
-
-        Returns the parameter gradients of this step and "x", "h_prev" (and "c_prev").
-        """
+    def backward_step(self, params: dict, cache, dh_t, dnext=()) -> dict:
+        """Gradients of one step from the closed forms, given ∂L/∂h_t and the deltas of the
+        other states from step t+1. Returns the parameter gradients of this step and "x",
+        "h_prev" (and "c_prev")."""
         spec = self.spec
-        vals, src = cache
+        vals, srcs, x_shape = cache
         vals = dict(vals)
-        vals[dh] = dh_t
-        vals[dc_next] = np.zeros_like(dh_t) if dc_t is None else dc_t
         shape = dh_t.shape
-        outs = self.backward_fn(*(vals[s] for s in self.backward_args))
-        deltas = {v: np.broadcast_to(np.asarray(o, dtype=dh_t.dtype), shape)
-                  for v, o in zip(self.derivation.inputs, outs)}
-        grads, d_src = {}, {"z": 0.0, "x": 0.0, "h": 0.0}
-        for lin in spec.linear:  # the vector level: matrix products of per-unit deltas
-            d = deltas[lin.leaf]
-            grads[lin.weight] = d.T @ src[lin.source]
-            grads[lin.bias] = d.sum(axis=0)
-            d_src[lin.source] = d_src[lin.source] + d @ params[lin.weight]
         H = shape[1]
-        dz = np.broadcast_to(d_src["z"], src["z"].shape)
-        grads["x"] = dz[:, H:] + d_src["x"]
-        grads["h_prev"] = dz[:, :H] + d_src["h"] + deltas.get(h_prev, 0.0)
-        if spec.has_cell_state:
-            grads["c_prev"] = np.array(deltas[c_prev])
+        vals[dh] = dh_t
+        for s, d in zip(spec.states[1:], dnext or (None,) * (len(spec.states) - 1)):
+            vals[state_next_delta(s)] = np.zeros(shape) if d is None else d
+        for v in spec.source_parts:
+            vals[source_delta(v)] = np.zeros(shape)
+        grads, deltas = {}, {}
+        d_prev = {s: np.zeros(shape) for s in spec.states}
+        dx = 0.0
+        by_leaf = {lin.leaf: lin for lin in spec.linear}
+        for ready, args, fn in self.stages:
+            outs = fn(*(vals[a] for a in args))
+            for v, o in zip(ready, outs):
+                deltas[v] = np.broadcast_to(np.asarray(o, dtype=dh_t.dtype), shape)
+            for v in ready:  # the vector level: matrix products of the per-unit deltas
+                lin = by_leaf.get(v)
+                if lin is None:
+                    continue
+                d, W = deltas[v], params[lin.weight]
+                grads[lin.weight] = srcs[v].T @ d
+                if lin.bias is not None:
+                    grads[lin.bias] = d.sum(axis=0)
+                d_src, start = d @ W.T, 0
+                D = W.shape[0] - H * sum(part != "x" for part in lin.parts)
+                for part in lin.parts:
+                    width = D if part == "x" else H
+                    piece = d_src[:, start:start + width]
+                    start += width
+                    if part == "x":
+                        dx = dx + piece
+                    elif part in spec.source_parts:
+                        vals[source_delta(part)] = vals[source_delta(part)] + piece
+                    else:  # a previous state, read through the product
+                        d_prev[part.name[: -len("_prev")]] += piece
+        grads["x"] = dx + np.zeros(x_shape)
+        for s in spec.states:
+            direct = deltas.get(state_prev(s), 0.0)
+            grads[f"{s}_prev"] = d_prev[s] + direct
         for p in spec.elementwise:
             grads[p.name] = deltas[p].sum(axis=0)
         return grads
 
 
 @functools.cache
-def compiled(cell: str) -> CompiledCell:
+def compiled(cell) -> CompiledCell:
     """The compiled cell `cell`, built once per process."""
     return CompiledCell(derivation(cell))
 
 
-def backward_step(cell: str, params: dict, x, h_prev, c_prev=None, dh=None,
+def _initial(cell, h0, c0):
+    spec = cell_spec(cell)
+    if not spec.has_cell_state:
+        return (h0,)
+    return h0, (np.zeros_like(h0) if c0 is None else c0)
+
+
+def backward_step(cell, params: dict, x, h_prev, c_prev=None, dh=None,
                   dc_next=None) -> dict:
     """Gradients of one step of `cell` (forward recomputed); see `CompiledCell.backward_step`."""
     cc = compiled(cell)
-    _, _, cache = cc.step(params, x, h_prev, c_prev)
-    return cc.backward_step(params, cache, np.zeros_like(h_prev) if dh is None else dh, dc_next)
+    _, cache = cc.step(params, x, _initial(cell, h_prev, c_prev))
+    dh = np.zeros_like(h_prev) if dh is None else dh
+    return cc.backward_step(params, cache, dh, (dc_next,) if cc.spec.has_cell_state else ())
 
 
 def lstm_backward_step(params: dict, x, h_prev, c_prev, dh, dc_next=None) -> dict:
@@ -138,118 +209,56 @@ def lstm_backward_step(params: dict, x, h_prev, c_prev, dh, dc_next=None) -> dic
     return backward_step("lstm", params, x, h_prev, c_prev, dh, dc_next)
 
 
-def forward(cell: str, params: dict, xs, h0, c0=None):
-    """Run `cell` over xs (T, B, D): (hs (T, B, H), caches)."""
+def forward(cell, params: dict, xs, h0, c0=None):
+    """Run `cell` over xs (T, B, D), or stacked copies (..., T, B, D): (hs, caches)."""
     cc = compiled(cell)
-    hs, caches, h_t, c_t = [], [], h0, c0
-    for x in xs:
-        h_t, c_t, cache = cc.step(params, x, h_t, c_t)
-        hs.append(h_t)
+    states, hs, caches = _initial(cell, h0, c0), [], []
+    for t in range(xs.shape[-3]):
+        states, cache = cc.step(params, xs[..., t, :, :], states)
+        hs.append(states[0])
         caches.append(cache)
-    return np.stack(hs), caches
+    return np.stack(hs, axis=-3), caches
 
 
-def bptt(cell: str, params: dict, xs, h0, c0=None, dhs=None) -> dict:
+def bptt(cell, params: dict, xs, h0, c0=None, dhs=None) -> dict:
     """Backpropagation through time from the compiled closed forms.
 
     The loss is L = Σ_t <dhs[t], h_t> (dhs = ∂L/∂h_t from outside the recurrence, (T, B, H)).
     Returns ∂L/∂ for every parameter name, "x" (T, B, D), "h0" and, with a cell state, "c0".
     """
     cc = compiled(cell)
-    if cc.spec.has_cell_state and c0 is None:
-        c0 = np.zeros_like(h0)
     hs, caches = forward(cell, params, xs, h0, c0)
     dhs = np.zeros_like(hs) if dhs is None else dhs
     grads = {k: np.zeros_like(v) for k, v in params.items()}
     dxs = np.zeros_like(xs)
-    dh_rec, dc_rec = np.zeros_like(h0), (np.zeros_like(h0) if cc.spec.has_cell_state else None)
+    dh_rec = np.zeros_like(h0)
+    dnext = tuple(np.zeros_like(h0) for _ in cc.spec.states[1:])
     for t in reversed(range(len(xs))):
-        step = cc.backward_step(params, caches[t], dhs[t] + dh_rec, dc_rec)
+        step = cc.backward_step(params, caches[t], dhs[t] + dh_rec, dnext)
         for k in grads:
             grads[k] += step[k]
         dxs[t] = step["x"]
-        dh_rec, dc_rec = step["h_prev"], step.get("c_prev")
+        dh_rec = step["h_prev"]
+        dnext = tuple(step[f"{s}_prev"] for s in cc.spec.states[1:])
     grads["x"], grads["h0"] = dxs, dh_rec
-    if cc.spec.has_cell_state:
-        grads["c0"] = dc_rec
+    for s, d in zip(cc.spec.states[1:], dnext):
+        grads[f"{s}0"] = d
     return grads
 
 
-# ------------------------------------------------------------------------------------------
-# Plain NumPy reference: the equations line by line, and finite differences over them
-# ------------------------------------------------------------------------------------------
+def reference_forward(cell, params: dict, xs, h0, c0=None):
+    """The traced forward over xs (T, B, D), any leading stack axes allowed: hs (T, B, H)."""
+    return forward(cell, params, xs, h0, c0)[0]
 
 
-# Every function below also takes a leading stack axis K on any argument (weights (K, H, Z),
-# vectors (K, 1, H), x (K, T, B, D), states (K, B, H)), so finite differences can run all
-# perturbed copies of one array in a single forward pass.
-
-
-def _matmul_t(v, W):
-    return v @ np.swapaxes(W, -1, -2)  # v W^T, with or without a stack axis
-
-
-def _cat(h_prev, x):
-    lead = np.broadcast_shapes(h_prev.shape[:-1], x.shape[:-1])
-    return np.concatenate([np.broadcast_to(h_prev, lead + h_prev.shape[-1:]),
-                           np.broadcast_to(x, lead + x.shape[-1:])], axis=-1)
-
-
-def _affine(p, name, v):
-    return _matmul_t(v, p["W_" + name]) + p["b_" + name]
-
-
-def _rnn_step(p, x, h_prev, c_prev):
-    z = _cat(h_prev, x)
-    return np.tanh(_matmul_t(z, p["W"]) + p["b"]), None
-
-
-def _lstm_step(p, x, h_prev, c_prev, peephole=False):
-    z = _cat(h_prev, x)
-    pf, pi, po = (p["p_f"], p["p_i"], p["p_o"]) if peephole else (0.0, 0.0, 0.0)
-    f = _sigmoid(_affine(p, "f", z) + pf * c_prev)
-    i = _sigmoid(_affine(p, "i", z) + pi * c_prev)
-    c_tilde = np.tanh(_affine(p, "c", z))
-    c_t = f * c_prev + i * c_tilde
-    o = _sigmoid(_affine(p, "o", z) + po * c_t)  # the output peephole sees the new cell
-    return o * np.tanh(c_t), c_t
-
-
-def _gru_step(p, x, h_prev, c_prev):
-    z = _cat(h_prev, x)
-    r = _sigmoid(_affine(p, "r", z))
-    u = _sigmoid(_affine(p, "z", z))
-    n = np.tanh(_affine(p, "nx", x) + r * _affine(p, "nh", h_prev))
-    return (1 - u) * n + u * h_prev, None
-
-
-REFERENCE_STEPS = {
-    "rnn": _rnn_step,
-    "lstm": _lstm_step,
-    "gru": _gru_step,
-    "peephole": functools.partial(_lstm_step, peephole=True),
-}
-
-
-def reference_forward(cell: str, params: dict, xs, h0, c0=None):
-    """Plain NumPy forward over xs (T, B, D): hs (T, B, H)."""
-    step = REFERENCE_STEPS[cell]
-    h_t, c_t = h0, (np.zeros_like(h0) if c0 is None else c0)
-    hs = []
-    for t in range(xs.shape[-3]):
-        h_t, c_t = step(params, xs[..., t, :, :], h_t, c_t)
-        hs.append(h_t)
-    return np.stack(hs, axis=-3)
-
-
-def reference_loss(cell: str, params: dict, xs, h0, c0, dhs):
-    """L = Σ_t <dhs[t], h_t> with the plain NumPy forward (one value per stacked copy)."""
+def reference_loss(cell, params: dict, xs, h0, c0, dhs):
+    """L = Σ_t <dhs[t], h_t> with the traced forward (one value per stacked copy)."""
     hs = reference_forward(cell, params, xs, h0, c0)
     loss = np.sum(dhs * hs, axis=(-3, -2, -1))
     return float(loss) if np.ndim(loss) == 0 else loss
 
 
-def finite_difference_grads(cell: str, params: dict, xs, h0, c0=None, dhs=None,
+def finite_difference_grads(cell, params: dict, xs, h0, c0=None, dhs=None,
                             eps: float = 1e-6, chunk: int = 512) -> dict:
     """Central differences of `reference_loss`, keyed like `bptt`'s result.
 
@@ -263,8 +272,7 @@ def finite_difference_grads(cell: str, params: dict, xs, h0, c0=None, dhs=None,
 
     def losses(name, stacked):
         args = dict(inputs)
-        # a stacked vector parameter (K, H) needs a batch axis: (K, 1, H)
-        args[name] = stacked[:, None, :] if inputs[name].ndim == 1 else stacked
+        args[name] = stacked
         p = {k: args[k] for k in params}
         return reference_loss(cell, p, args["x"], args["h0"], args.get("c0"), dhs)
 
@@ -284,7 +292,7 @@ def finite_difference_grads(cell: str, params: dict, xs, h0, c0=None, dhs=None,
     return grads
 
 
-def random_problem(cell: str, H: int = 3, D: int = 2, B: int = 2, T: int = 3, seed: int = 0):
+def random_problem(cell, H: int = 3, D: int = 2, B: int = 2, T: int = 3, seed: int = 0):
     """(params, xs, h0, c0, dhs): a random float64 problem for checking gradients."""
     rng = np.random.default_rng(seed + 1000)
     params = init_params(cell, H, D, seed=seed, scale=1.0)
@@ -299,7 +307,7 @@ def random_problem(cell: str, H: int = 3, D: int = 2, B: int = 2, T: int = 3, se
 
 
 __all__ = [
-    "CELL_NAMES", "CompiledCell", "backward_step", "bptt", "compiled", "finite_difference_grads",
+    "CompiledCell", "backward_step", "bptt", "compiled", "finite_difference_grads",
     "forward", "init_params", "lstm_backward_step", "param_shapes", "random_problem",
     "reference_forward", "reference_loss",
 ]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from rnn.symbolic.core import Var
+from rnn.symbolic.core import _LATEX, _PRETTY, Var
+from rnn.symbolic.trace import state_out, state_prev
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -67,6 +68,43 @@ def carry_path(cell: str = "lstm", T: int = 3) -> PathDerivation:
         rf"\frac{{\partial c_{{{T}}}}}{{\partial c_0}}{fixed}",
         f"∂c{str(T).translate(_SUB)}/∂c₀", d, product, sp.simplify(d - product) == 0,
         rf"\frac{{\partial c_T}}{{\partial c_0}}{fixed} = \prod_{{t=1}}^{{T}} f_t")
+
+
+def _at_step(v: Var, k: int) -> Var:
+    """The per-step copy of a per-unit symbol: f_t -> f_k."""
+    sub = str(k).translate(_SUB)
+    return Var(f"{v.name}@{k}", _LATEX[v.name].replace("_t", f"_{{{k}}}"),
+               _PRETTY[v.name].replace("ₜ", sub))
+
+
+def state_path(d, T: int = 3) -> PathDerivation | None:
+    """∂s_T/∂s_0 along the cell's carried state s (c, else h) with the gates held fixed,
+    derived over T steps of the cell's own equation for s; None when s_t does not read
+    s_{t-1} directly (the plain RNN: there the path runs through W, see `rnn_path`)."""
+    s = d.spec.states[-1]
+    prev, out = state_prev(s), state_out(s)
+    expr = dict(d.equations)[out]
+    factor = sp.diff(expr, prev)
+    if factor == 0:
+        return None
+    start = _seq(s, 0)
+    state, factors = start, []
+    for k in range(1, T + 1):
+        step = {v: _at_step(v, k) for v in expr.free_symbols if v != prev}
+        state = expr.xreplace({**step, prev: state})
+        factors.append(factor.xreplace(step))
+    derived, product = sp.diff(state, start), sp.Mul(*factors)
+    order = [v for v, _ in d.equations]
+    held = sorted(expr.free_symbols - {prev}, key=lambda v: order.index(v) if v in order else -1)
+    names = ",".join(_LATEX[v.name].replace("_t", "") for v in held)
+    fixed = rf"\Big\vert_{{{names}\ \mathrm{{fixed}}}}"
+    return PathDerivation(
+        f"{d.spec.title}: {s}_T with the gates fixed, T={T}",
+        rf"\frac{{\partial {s}_{{{T}}}}}{{\partial {s}_0}}{fixed}",
+        f"∂{s}{str(T).translate(_SUB)}/∂{s}₀", derived, product,
+        sp.simplify(derived - product) == 0,
+        rf"\frac{{\partial {s}_T}}{{\partial {s}_0}}{fixed} = \prod_{{t=1}}^{{T}} "
+        rf"{sp.latex(factor)}")
 
 
 def rnn_path(T: int = 3) -> PathDerivation:
@@ -183,5 +221,5 @@ def plot_path_magnitudes(path, magnitudes: dict[str, np.ndarray] | None = None,
     plt.close(fig)
 
 
-__all__ = ["PathDerivation", "carry_path", "path_magnitudes", "path_table",
+__all__ = ["PathDerivation", "carry_path", "state_path", "path_magnitudes", "path_table",
            "plot_path_magnitudes", "rnn_jacobian", "rnn_path"]

@@ -8,16 +8,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from rnn.symbolic.core import (
-    Derivation,
-    Var,
-    delta,
-    derivation,
-    h_prev,
-    sigmoid_prime,
-    tanh_prime,
-)
-from rnn.symbolic.paths import carry_path, path_magnitudes, path_table, rnn_path
+from rnn.symbolic.core import Var, delta, h_prev, sigmoid_prime, tanh_prime
+from rnn.symbolic.derive import Derivation, derivation
+from rnn.symbolic.paths import path_magnitudes, path_table, rnn_path, state_path
+from rnn.symbolic.trace import Linear, source_delta, state_prev
 
 _SOURCE = {"z": ("z_t", "zₜ"), "x": ("x_t", "xₜ"), "h": ("h_{t-1}", "hₜ₋₁")}
 
@@ -54,14 +48,29 @@ def _weight(name: str) -> tuple[str, str]:
     return (f"{base}_{{{sub}}}" if sub else base), name
 
 
+def _source(lin: Linear) -> tuple[str, str]:
+    """(LaTeX, text) of what a product reads: z_t, x_t, h_{t-1} or [s_t, x_t]."""
+    if lin.source in _SOURCE:
+        return _SOURCE[lin.source]
+    parts = [("x_t", "xₜ") if p == "x" else (_L(p), _P(p)) for p in lin.parts]
+    return (r"\left[" + ", ".join(a for a, _ in parts) + r"\right]",
+            "[" + ", ".join(b for _, b in parts) + "]")
+
+
+def _affine(lin: Linear) -> tuple[str, str]:
+    (wl, wp), src = _weight(lin.weight), _source(lin)
+    if lin.bias is None:
+        return f"{wl} {src[0]}", f"{wp}·{src[1]}"
+    bl, bp = _weight(lin.bias)
+    return f"{wl} {src[0]} + {bl}", f"{wp}·{src[1]} + {bp}"
+
+
 def sections(d: Derivation) -> list[Section]:
     """The whole derivation as sections of equations."""
     spec = d.spec
     forward = []
     for lin in spec.linear:
-        (wl, wp), (bl, bp) = _weight(lin.weight), _weight(lin.bias)
-        src_l, src_p = _SOURCE[lin.source]
-        forward.append((lin.leaf, _show(f"{wl} {src_l} + {bl}", f"{wp}·{src_p} + {bp}"), ""))
+        forward.append((lin.leaf, _show(*_affine(lin)), ""))
     forward += [(node, expr, "") for node, expr in spec.equations]
 
     s, ds = sigmoid_prime()
@@ -86,7 +95,9 @@ def sections(d: Derivation) -> list[Section]:
                 "✓ means simplify(derived - textbook form) == 0.", local),
         Section("Backward pass of one step (Greff et al. 2017, appendix)",
          "δhₜ = ∂L/∂hₜ (from the loss at t and from step t+1); "
-         + ("δcₜ⁺ = ∂L/∂cₜ arriving from step t+1. " if spec.has_cell_state else "")
+         + "".join(f"δ{s}ₜ⁺ = ∂L/∂{s}ₜ arriving from step t+1. " for s in spec.states[1:])
+         + "".join(f"{_P(source_delta(v))} arrives through the matrix product that reads "
+                   f"{_P(v)}. " for v in spec.source_parts)
                 + "Each delta is written through the deltas of the equations that use it.",
                 chain),
         Section("Closed forms (gate outputs and upstream deltas only)",
@@ -101,31 +112,47 @@ def _vector_rows(d: Derivation) -> list[tuple[Var, Var, str]]:
     rows = []
     into = {"z": [], "x": [], "h": []}
     for lin in spec.linear:
-        (wl, wp), (bl, bp) = _weight(lin.weight), _weight(lin.bias)
+        (wl, wp) = _weight(lin.weight)
         dl, dp = _L(delta(lin.leaf)), _P(delta(lin.leaf))
-        src_l, src_p = _SOURCE[lin.source]
+        src_l, src_p = _source(lin)
         rows.append((_show(rf"\frac{{\partial L}}{{\partial {wl}}}", f"∂L/∂{wp}"),
                      _show(rf"\sum_t {dl}\, {src_l}^{{\top}}", f"Σₜ {dp}·{src_p}ᵀ"), ""))
-        rows.append((_show(rf"\frac{{\partial L}}{{\partial {bl}}}", f"∂L/∂{bp}"),
-                     _show(rf"\sum_t {dl}", f"Σₜ {dp}"), ""))
-        into[lin.source].append((rf"{wl}^{{\top}} {dl}", f"{wp}ᵀ·{dp}"))
+        if lin.bias is not None:
+            bl, bp = _weight(lin.bias)
+            rows.append((_show(rf"\frac{{\partial L}}{{\partial {bl}}}", f"∂L/∂{bp}"),
+                         _show(rf"\sum_t {dl}", f"Σₜ {dp}"), ""))
+        if lin.source in into:
+            into[lin.source].append((rf"{wl}^{{\top}} {dl}", f"{wp}ᵀ·{dp}"))
+            continue
+        # A product over [s_t, x_t]: its delta is split back into the parts it read.
+        rows.append((_show(rf"\delta {src_l}", f"δ{src_p}"),
+                     _show(rf"{wl}^{{\top}} {dl}", f"{wp}ᵀ·{dp}"), ""))
+        for k, part in enumerate(lin.parts):
+            piece = (rf"(\delta {src_l})_{{{k + 1}}}", f"(δ{src_p})[{k}]")
+            if part == "x":
+                into["x"].append(piece)
+            elif part == h_prev:
+                into["h"].append(piece)
+            else:
+                rows.append((source_delta(part), _show(*piece), ""))
     for p in spec.elementwise:
         rows.append((_show(rf"\frac{{\partial L}}{{\partial {_L(p)}}}", f"∂L/∂{_P(p)}"),
                      _show(rf"\sum_t {_L(delta(p))}", f"Σₜ {_P(delta(p))}"), ""))
-    rows.append((_show(r"\delta z_t", "δzₜ"), _show(" + ".join(a for a, _ in into["z"]),
-                                                    " + ".join(b for _, b in into["z"])), ""))
-    dx = [(r"(\delta z_t)_{H+1:H+D}", "(δzₜ)[H:]")] + into["x"]
+    if into["z"]:
+        rows.append((_show(r"\delta z_t", "δzₜ"), _show(" + ".join(a for a, _ in into["z"]),
+                                                        " + ".join(b for _, b in into["z"])), ""))
+    dx = ([(r"(\delta z_t)_{H+1:H+D}", "(δzₜ)[H:]")] if into["z"] else []) + into["x"]
     rows.append((_show(r"\delta x_t", "δxₜ"), _show(" + ".join(a for a, _ in dx),
                                                     " + ".join(b for _, b in dx)), ""))
-    dh = [(r"(\delta z_t)_{1:H}", "(δzₜ)[:H]")] + into["h"]
+    dh = ([(r"(\delta z_t)_{1:H}", "(δzₜ)[:H]")] if into["z"] else []) + into["h"]
     if h_prev in spec.state_leaves:
         dh.append((_L(delta(h_prev)), _P(delta(h_prev))))
     rows.append((_show(r"\delta h_{t-1}", "δhₜ₋₁"), _show(" + ".join(a for a, _ in dh),
                                                        " + ".join(b for _, b in dh)),
                  "plus ∂L/∂hₜ₋₁ from the loss: the δh of step t-1"))
-    if spec.has_cell_state:
-        rows.append((_show(r"\delta c_{t-1}^{+}", "δcₜ₋₁⁺"), delta(Var("c_prev")),
-                     "the cell-state delta handed to step t-1"))
+    for s in spec.states[1:]:
+        rows.append((_show(rf"\delta {s}_{{t-1}}^{{+}}", f"δ{s}ₜ₋₁⁺"), delta(state_prev(s)),
+                     f"the {'cell-state' if s == 'c' else s} delta handed to step t-1"))
     return rows
 
 
@@ -157,10 +184,7 @@ def derivation_pretty(cell) -> str:
 
 
 def _long_term(d: Derivation) -> list[str]:
-    if d.spec.name == "rnn":
-        p = rnn_path(3)
-    else:
-        p = carry_path("gru" if d.spec.name == "gru" else "lstm", 3)
+    p = state_path(d, 3) or rnn_path(3)
     mags = path_magnitudes()
     lines = [f"{p.title} ({'✓ equals the product' if p.verified else 'unchecked'}):", "",
              f"$$\n{p.lhs_latex} = {_L(p.derived)}\n$$", "",
