@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn.cli import UserError
+from rnn.errors import UserError
 
 DEFAULT_OUT = "rnn-lab-demo"
 MIN_TEXT = 500  # characters: less than this is too little to train a character model on

@@ -23,6 +23,7 @@ import numpy as np
 
 from autograd_lite.tensor import Tensor
 from rnn import tasks
+from rnn.blas import single_thread_blas
 
 CELLS = ("rnn", "lstm")
 
@@ -164,10 +165,7 @@ def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
             for job in jobs:
                 done(_job(job))
         else:
-            # Tiny matrices: OpenBLAS threads cost far more than they give, so each worker
-            # (spawned, so the setting applies before NumPy loads) runs single-threaded.
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ.setdefault(var, "1")
+            single_thread_blas()  # in the workers: spawned, so before NumPy loads
             ctx = multiprocessing.get_context("spawn")
             pool = ctx.Pool(cfg.workers, initializer=_worker_init)
             try:

@@ -28,7 +28,7 @@ from rnn.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from rnn.cli import UserError
+from rnn.errors import UserError
 from rnn.data import Corpus, DataError, StreamBatches, Vocab, one_hot
 from rnn.layers import detach_state, make_layer
 

@@ -12,7 +12,7 @@ import pytest
 
 from autograd_lite.tensor import Tensor
 from rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from rnn.cli import UserError
+from rnn.errors import UserError
 from rnn.data import DataError, Vocab
 from rnn.train import (
     CharModel,

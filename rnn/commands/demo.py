@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnn.blas import single_thread_blas
+
 EXAMPLE = """\
 examples:
   rnn-lab demo                          the full demo (about 2 minutes) into ./rnn-lab-demo
@@ -46,8 +48,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the demo; a bad input or output raises UserError, Ctrl-C returns 130."""
-    from rnn.commands.train import single_thread_blas
-
     single_thread_blas()  # before NumPy loads: the workers and this process run 1 BLAS thread
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

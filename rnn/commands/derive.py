@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnn.cli import positive_int
+from rnn.argtypes import positive_int
+from rnn.errors import UserError
 
 CELLS = ("rnn", "lstm", "gru", "peephole")
 
@@ -57,7 +58,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Print or write the derivation; with --check, run the cross-check."""
-    from rnn.cli import UserError
     from rnn.symbolic import cross_check, derivation_latex, derivation_markdown, derivation_pretty
 
     if args.unrolled and not args.check:

@@ -7,6 +7,8 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from rnn.argtypes import int_between
+from rnn.errors import UserError
 
 # Spelled out here so that `--help` does not import graphviz; a test keeps them in step with
 # rnn.draw.CONCEPT_DIAGRAMS, FORMATS, STEPPED and CELL_NAMES.
@@ -53,7 +55,7 @@ def register(subparsers) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", choices=NAMES, metavar="NAME", help="the diagram")
     which.add_argument("--all", metavar="FOLDER", help="write every diagram into FOLDER")
-    parser.add_argument("--steps", type=_steps, metavar="T",
+    parser.add_argument("--steps", type=int_between(1, MAX_STEPS), metavar="T",
                         help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)})")
     parser.add_argument("-o", "--output", metavar="FILE", help="default: NAME.FORMAT here")
     parser.add_argument("--format", choices=FORMATS,
@@ -68,20 +70,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _steps(text: str) -> int:
-    try:
-        steps = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= steps <= MAX_STEPS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_STEPS}, got {steps}")
-    return steps
-
-
 def run(args: argparse.Namespace) -> int:
     """Render the diagram(s) asked for; mistakes raise UserError (one line, exit status 1)."""
     from rnn import draw
-    from rnn.cli import UserError
 
     graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
                                            ("--collapse", args.collapse)) if given]

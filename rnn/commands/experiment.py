@@ -6,6 +6,9 @@ import argparse
 import os
 import sys
 
+from rnn.blas import single_thread_blas
+from rnn.errors import UserError
+
 EXAMPLE = """\
 examples:
   rnn-lab experiment long-term --quick --out /tmp/lt-quick     # T = 10 and 25, under 30 s
@@ -38,10 +41,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rnn.commands.train import single_thread_blas
-
     single_thread_blas()
-    from rnn.cli import UserError
     from rnn.experiment import LongTermConfig, long_term
 
     if args.steps is not None and args.steps < 1:

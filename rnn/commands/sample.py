@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnn.blas import single_thread_blas
+from rnn.errors import UserError
+
 EXAMPLE = """\
 example:
   rnn-lab train --task text --text input.txt --checkpoint shakespeare.npz --steps 3000
@@ -32,13 +35,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rnn.commands.train import single_thread_blas
-
     single_thread_blas()
     import numpy as np
 
     from rnn.checkpoint import load_checkpoint
-    from rnn.cli import UserError
     from rnn.train import model_from_checkpoint, sample
 
     if not (args.temperature > 0 and np.isfinite(args.temperature)):

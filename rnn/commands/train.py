@@ -6,6 +6,9 @@ import argparse
 import os
 import sys
 
+from rnn.blas import single_thread_blas
+from rnn.errors import UserError
+
 EXAMPLE = """\
 examples:
   rnn-lab train --task adding --cell lstm --seq-len 50 --steps 2000 --plot adding.png
@@ -20,17 +23,6 @@ Ctrl-C saves a checkpoint and exits with status 130; resume with --resume.
 # Options whose value, when given with --resume, must agree with the checkpoint.
 _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr", "optimizer",
                    "momentum", "clip", "seed", "dtype", "val_every", "embedding")
-
-
-def single_thread_blas() -> None:
-    """Run BLAS single-threaded unless the user chose otherwise (call before NumPy loads).
-
-    The recurrent matrices are tiny: OpenBLAS threads cost more than they give, and on a
-    busy 2-core machine a training step was over 10x slower with them.
-    """
-    if "numpy" not in sys.modules:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
 
 
 def register(subparsers) -> None:
@@ -88,7 +80,6 @@ def _config_from_args(args):
 
 
 def _check_resume_args(args, saved: dict, path: str) -> None:
-    from rnn.cli import UserError
 
     for name in _CONFIG_OPTIONS:
         value = getattr(args, name)
@@ -103,11 +94,10 @@ def _check_resume_args(args, saved: dict, path: str) -> None:
 
 
 def run(args) -> int:
-    single_thread_blas()
+    single_thread_blas()  # before NumPy loads
     from tqdm.auto import tqdm
 
     from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
-    from rnn.cli import UserError
     from rnn.train import Trainer, TrainingInterrupted, plot_history
 
     def log(line):
