@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib.metadata
 import itertools
 import math
-import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import graphviz
+
+from rnn.io import output_folder, replacing
 
 # The palette, defined once. Yellow boxes are learned layers, pink circles pointwise operations,
 # a green rounded box is one repeating module A, blue and purple circles are inputs x_t and
@@ -582,8 +582,7 @@ def draw_all(folder, format: str = "svg", graphs: bool = True, png=()) -> list[P
     With `graphs`, the example computation graphs (EXAMPLE_GRAPHS) too; names in `png` are
     also written as NAME.png (for pages whose browsers misplace SVG subscripts).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(folder)
     written = []
     makers = {**CONCEPT_DIAGRAMS, **(EXAMPLE_GRAPHS if graphs else {})}  # (defined below)
     for name, make in makers.items():
@@ -599,30 +598,25 @@ def draw_all(folder, format: str = "svg", graphs: bool = True, png=()) -> list[P
 
 
 def render(graph, path, format: str = "svg", timeout: float = 30) -> Path:
-    """Write `graph` to `path` as svg, png, pdf or dot; a failure or Ctrl-C leaves no file."""
+    """Write `graph` to `path` as svg, png, pdf or dot, by rnn.io's rule (a failure or Ctrl-C
+    leaves no file; a link is written through; a pipe or device is refused)."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    path = Path(path)
     source = graph.source if hasattr(graph, "source") else str(graph)
-    # render next to the target, then rename: readers never see a half-written file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
+    with replacing(path, "figure") as tmp:
         if format == "dot":
-            with open(tmp, "x", encoding="utf-8") as f:
-                f.write(source)
+            tmp.write_text(source, encoding="utf-8")
         else:
-            _graphviz(source, format, tmp, timeout)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+            _graphviz(source, format, tmp, timeout, Path(path).name)
+    return Path(path)
 
 
-def _graphviz(source: str, format: str, out: Path, timeout: float):
-    """Lay out and render DOT `source` into file `out` with the system `dot` or pygraphviz."""
+def _graphviz(source: str, format: str, out: Path, timeout: float, name: str):
+    """Lay out and render DOT `source` into file `out` with the system `dot` or pygraphviz;
+    errors call the figure `name`."""
     exe = shutil.which("dot")
     if exe is None:
-        if _bundled_graphviz(source, format, out, timeout):
+        if _bundled_graphviz(source, format, out, timeout, name):
             return
         raise GraphvizNotFound(f"Graphviz's `dot` program is not on PATH: {INSTALL_HINT}")
     try:
@@ -630,7 +624,7 @@ def _graphviz(source: str, format: str, out: Path, timeout: float):
         done = subprocess.run([exe, f"-T{format}", "-o", str(out)], input=source.encode("utf-8"),
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise GraphvizError(f"Graphviz took longer than {timeout} s to draw {out.name}") from None
+        raise GraphvizError(f"Graphviz took longer than {timeout} s to draw {name}") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GraphvizError(f"Graphviz failed: {message[0] if message else done.returncode}")
@@ -645,7 +639,7 @@ _BUNDLED = (
 )
 
 
-def _bundled_graphviz(source: str, format: str, out: Path, timeout: float) -> bool:
+def _bundled_graphviz(source: str, format: str, out: Path, timeout: float, name: str) -> bool:
     """Render with the Graphviz that pygraphviz 2.0+ wheels bundle; False if there is none."""
     try:
         version = importlib.metadata.version("pygraphviz")
@@ -658,7 +652,7 @@ def _bundled_graphviz(source: str, format: str, out: Path, timeout: float) -> bo
                               input=source.encode("utf-8"), capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise GraphvizError(f"Graphviz took longer than {timeout} s to draw {out.name}") from None
+        raise GraphvizError(f"Graphviz took longer than {timeout} s to draw {name}") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GraphvizError(f"Graphviz (pygraphviz) failed: "

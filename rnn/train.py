@@ -693,44 +693,8 @@ def train(config: TrainConfig, *, checkpoint=None, resume=False, progress=None, 
 
 
 # ------------------------------------------------------------------------------------------
-# Plots and sampling
+# Sampling
 # ------------------------------------------------------------------------------------------
-
-
-def plot_history(history: dict, path, title: str | None = None) -> str:
-    """Training and validation loss, and the gradient norm, against step; writes a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    loss = np.asarray(history.get("loss", []), dtype=float)
-    steps = np.arange(1, len(loss) + 1)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    if len(loss):
-        ax1.plot(steps, loss, lw=0.6, alpha=0.5, label="train (per step)")
-        window = max(1, len(loss) // 50)
-        if window > 1:
-            smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-            ax1.plot(steps[window - 1:], smooth, lw=1.5, label=f"train (mean of {window})")
-    if len(history.get("val_loss", [])):
-        ax1.plot(history["val_step"], history["val_loss"], "o-", ms=3, label="validation")
-    ax1.set_ylabel("loss")
-    if len(loss) and np.all(loss > 0):
-        ax1.set_yscale("log")
-    ax1.legend(loc="upper right", fontsize=8)
-    ax1.set_title(title or "training history")
-    norm = np.asarray(history.get("grad_norm", []), dtype=float)
-    if len(norm):
-        ax2.plot(np.arange(1, len(norm) + 1), norm, lw=0.6)
-        if np.all(norm > 0):
-            ax2.set_yscale("log")
-    ax2.set_ylabel("gradient norm (before clipping)")
-    ax2.set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
 
 
 def sample(model: CharModel, vocab: Vocab, prime: str, length: int,

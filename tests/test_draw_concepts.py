@@ -516,9 +516,16 @@ def test_escape_label_cuts_long_text_with_an_ellipsis():
 
 
 def test_cli_draws_a_diagram_to_a_file(tmp_path):
+    (tmp_path / "tmp").mkdir()
     done = run_cli("draw", "lstm-module", "-o", "tmp/x.svg", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert ET.parse(tmp_path / "tmp" / "x.svg").getroot().tag == f"{SVG}svg"
+
+
+def test_cli_missing_folder_is_refused_not_created(tmp_path):
+    done = run_cli("draw", "lstm-module", "-o", "tmp/x.svg", cwd=tmp_path)
+    assert done.returncode == 1 and "folder tmp does not exist" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
 
 
 def test_cli_unwritable_folder_is_one_line_and_exit_1(tmp_path):

@@ -17,8 +17,8 @@ from rnn.experiment import (
     decay_per_step,
     hidden_grad_norms,
     run_one,
-    write_reports,
 )
+from rnn.reports import write_reports
 from rnn.train import RegressionModel
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}

@@ -13,6 +13,7 @@ import pytest
 from autograd_lite.tensor import Tensor
 from rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnn.errors import UserError
+from rnn.plots import plot_history
 from rnn.data import DataError, Vocab
 from rnn.train import (
     CharModel,
@@ -23,7 +24,6 @@ from rnn.train import (
     TrainingInterrupted,
     model_from_checkpoint,
     mse_loss,
-    plot_history,
     sample,
     sequence_cross_entropy,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnn.argtypes import file_name
 from rnn.blas import single_thread_blas
 from rnn.errors import UserError
 
@@ -23,7 +24,8 @@ def register(subparsers) -> None:
         description="Generate characters from a text model's checkpoint: the prime text is "
                     "fed first, then each next character is drawn from softmax(logits / T).",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint of --task text")
+    p.add_argument("checkpoint", type=file_name, metavar="CHECKPOINT",
+                   help="a checkpoint of --task text")
     p.add_argument("--prime", default=None, metavar="TEXT",
                    help="text to start from (default: one random character of the vocabulary)")
     p.add_argument("--temperature", type=float, default=1.0, metavar="X",

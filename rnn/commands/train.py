@@ -7,7 +7,9 @@ import os
 import sys
 
 from rnn.blas import single_thread_blas
+from rnn.argtypes import file_name
 from rnn.errors import UserError
+from rnn.io import output_target
 
 EXAMPLE = """\
 examples:
@@ -36,7 +38,8 @@ def register(subparsers) -> None:
                    help="what to learn (default adding)")
     p.add_argument("--cell", choices=("rnn", "lstm", "gru", "peephole"), default=None,
                    help="recurrent cell (default lstm)")
-    p.add_argument("--text", metavar="FILE", help="UTF-8 text file for --task text")
+    p.add_argument("--text", type=file_name, metavar="FILE",
+                   help="UTF-8 text file for --task text")
     p.add_argument("--steps", type=int, metavar="N",
                    help="train until step N (default 1000; with --resume, the saved target)")
     p.add_argument("--hidden", type=int, metavar="H", help="hidden units (default 64)")
@@ -58,13 +61,14 @@ def register(subparsers) -> None:
                    help="validate every N steps (default 100)")
     p.add_argument("--embedding", type=int, metavar="E",
                    help="learned embedding size for tokens; 0 = one-hot (default 0)")
-    p.add_argument("--checkpoint", metavar="PATH",
+    p.add_argument("--checkpoint", type=file_name, metavar="PATH",
                    help="checkpoint file (default ./<task>-<cell>.npz)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in --checkpoint")
     p.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="also save every N steps (default: only at the end and on Ctrl-C)")
-    p.add_argument("--plot", metavar="PNG", help="write the loss history plot to this PNG")
+    p.add_argument("--plot", type=file_name, metavar="PNG",
+                   help="write the loss history plot to this PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -98,7 +102,7 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
-    from rnn.train import Trainer, TrainingInterrupted, plot_history
+    from rnn.train import Trainer, TrainingInterrupted
 
     def log(line):
         tqdm.write(line, file=sys.stdout)
@@ -107,6 +111,8 @@ def run(args) -> int:
     progress = False if args.no_progress else None
     if args.save_every < 0:
         raise UserError(f"--save-every must not be negative, got {args.save_every}")
+    if args.plot:
+        output_target(args.plot, "plot")  # a bad --plot fails before the training
     if args.resume:
         if not args.checkpoint:
             raise UserError("--resume needs --checkpoint PATH (the run to continue)")
@@ -122,8 +128,6 @@ def run(args) -> int:
         config = _config_from_args(args)
         path = args.checkpoint or f"{config.task}-{config.cell}.npz"
         check_writable(path)
-        if args.plot:
-            check_writable(args.plot, "plot")
         trainer = Trainer.from_config(config, checkpoint=path, progress=progress, log=log,
                                       save_every=args.save_every)
     try:
@@ -140,6 +144,8 @@ def run(args) -> int:
     print(f"done: step {trainer.step}  {('validation ' + shown) if shown else ''}".rstrip())
     print(f"checkpoint: {trainer.checkpoint_path}")
     if args.plot:
+        from rnn.plots import plot_history
+
         plot_history(history, args.plot, title=f"{config.cell} on {config.task}")
         print(f"plot: {args.plot}")
     return 0
