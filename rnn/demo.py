@@ -279,7 +279,7 @@ def conveyor_belt(state: dict, hidden: int, T: int, seed: int) -> dict:
     """
     from autograd_lite.tensor import Tensor
     from rnn import tasks
-    from rnn.train import RegressionModel
+    from rnn.training import RegressionModel
 
     model = RegressionModel(2, hidden, "lstm", fused=False, rng=0)
     model.load_state_dict(state)
@@ -305,7 +305,7 @@ def conveyor_belt(state: dict, hidden: int, T: int, seed: int) -> dict:
 def train_char_model(text: str, name: str, cfg: DemoConfig, log=print, progress=False):
     """Train a character LSTM on `text`; returns (trainer, corpus, batch, seq_len)."""
     from rnn.data import Corpus
-    from rnn.train import CharModel, TextProblem, Trainer
+    from rnn.training import CharModel, TextProblem, Trainer
 
     corpus = Corpus.from_text(text, cfg.val_fraction, source=name)
     # A short text gets fewer (or shorter) streams, so that at least one batch fits.
@@ -323,7 +323,7 @@ def train_char_model(text: str, name: str, cfg: DemoConfig, log=print, progress=
 
 def sample_text(trainer, corpus, cfg: DemoConfig) -> str:
     """A sample from the trained character model, primed with "The " when it can be."""
-    from rnn.train import sample
+    from rnn.training import sample
 
     prime = "The " if all(ch in corpus.vocab.index for ch in "The ") else corpus.text[0]
     return sample(trainer.model, corpus.vocab, prime, cfg.sample_length, cfg.temperature,

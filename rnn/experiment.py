@@ -25,7 +25,7 @@ from autograd_lite.tensor import Tensor
 from rnn import tasks
 from rnn.blas import single_thread_blas
 from rnn.layers import LAYERS
-from rnn.train import AddingProblem, RegressionModel, Trainer, regression_mse
+from rnn.training import AddingProblem, RegressionModel, Trainer, regression_mse
 
 CELLS = ("rnn", "lstm")
 

@@ -19,7 +19,7 @@ from rnn.experiment import (
     run_one,
 )
 from rnn.reports import write_reports
-from rnn.train import RegressionModel
+from rnn.training import RegressionModel
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 

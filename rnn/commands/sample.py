@@ -41,12 +41,9 @@ def run(args) -> int:
     import numpy as np
 
     from rnn.checkpoint import load_checkpoint
-    from rnn.train import model_from_checkpoint, sample
+    from rnn.training import check_sample_args, model_from_checkpoint, sample
 
-    if not (args.temperature > 0 and np.isfinite(args.temperature)):
-        raise UserError(f"--temperature must be a positive number, got {args.temperature}")
-    if args.length < 0:
-        raise UserError(f"--length must not be negative, got {args.length}")
+    check_sample_args(args.temperature, args.length)  # before reading the checkpoint
     ckpt = load_checkpoint(args.checkpoint)
     model, config, vocab = model_from_checkpoint(ckpt)
     if config.task != "text":

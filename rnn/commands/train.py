@@ -74,7 +74,7 @@ def register(subparsers) -> None:
 
 
 def _config_from_args(args):
-    from rnn.train import TrainConfig
+    from rnn.training import TrainConfig
 
     given = {name: getattr(args, name) for name in (*_CONFIG_OPTIONS, "steps", "text")
              if getattr(args, name) is not None}
@@ -102,7 +102,7 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
-    from rnn.train import Trainer, TrainingInterrupted
+    from rnn.training import Trainer, TrainingInterrupted
 
     def log(line):
         tqdm.write(line, file=sys.stdout)
