@@ -17,7 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
-from rnn.cli import Parser
+from rnn.argtypes import Parser
 
 BUDGET = 2.0  # seconds, model to SVG, LSTM at T = 50
 PHASES = ("model graph", "to_networkx", "Digraph", "dot layout + svg")

@@ -20,7 +20,7 @@ import tracemalloc
 
 import numpy as np
 
-from rnn.cli import Parser, positive_int
+from rnn.argtypes import Parser, positive_int
 
 T, B, V, H = 64, 32, 65, 128  # steps, batch, symbols, hidden units
 LR = 0.1

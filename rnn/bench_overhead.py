@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from rnn.cli import Parser, positive_int
+from rnn.argtypes import Parser, positive_int
 
 SIZE = 4
 

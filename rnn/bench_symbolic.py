@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from rnn.cli import Parser
+from rnn.argtypes import Parser
 
 
 def _fresh():

@@ -1,4 +1,4 @@
-"""Training checkpoints: one `.npz` of plain arrays, written atomically, never pickled.
+"""Training checkpoints: one `.npz` of plain arrays, written atomically (rnn.io), never pickled.
 
 JSON parts (config, vocabulary, RNG state, metadata) are stored as uint8 arrays of UTF-8
 bytes. Loading reads every member with `allow_pickle=False` after checking its header, so a
@@ -7,17 +7,16 @@ file carrying an object (pickle) array is refused before any of it is unpickled.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnn.cli import UserError
+from rnn.errors import OutputError, UserError
+from rnn.io import output_target, replacing
 
 FORMAT = "rnn-lab-checkpoint"
 VERSION = 1
@@ -71,59 +70,26 @@ def to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
 
 
 def check_writable(path, what: str = "checkpoint") -> None:
-    """Fail early (CheckpointError) if a file (a checkpoint) cannot be created at `path`."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise CheckpointError(f"cannot save {what} {path}: it is a directory")
-    if not os.path.isdir(folder):
-        raise CheckpointError(f"cannot save {what} {path}: folder {folder} does not exist")
+    """Fail early (CheckpointError) if a checkpoint cannot be saved at `path` (see rnn.io)."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rnn-lab-probe.", suffix=".tmp")
-    except OSError as exc:
-        raise CheckpointError(f"cannot save {what} {path}: folder {folder} is not "
-                              f"writable ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        output_target(path, what)
+    except OutputError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def save_checkpoint(path, ckpt: Checkpoint) -> str:
-    """Write `ckpt` to `path` atomically and return the path.
+    """Write `ckpt` to `path` atomically (rnn.io's rule) and return the path.
 
-    The arrays go to a temporary file in the same folder, which then replaces `path` in one
-    step; if anything fails (even Ctrl-C) the temporary file is removed and an existing file
-    at `path` is left as it was.
+    If anything fails (even Ctrl-C) an existing file at `path` is left as it was and no
+    temporary file remains.
     """
     path = os.fspath(path)
     arrays = to_arrays(ckpt)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CheckpointError(f"cannot save checkpoint {path}: folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
-                                   suffix=".tmp")
-    except OSError as exc:
-        raise CheckpointError(f"cannot save checkpoint {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with replacing(path, "checkpoint") as tmp, open(tmp, "xb") as f:
             np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"cannot save checkpoint {path}: "
-                                  f"{exc.strerror or exc}") from None
-        raise
+    except OutputError as exc:
+        raise CheckpointError(str(exc)) from None
     return path
 
 

@@ -7,6 +7,9 @@ import importlib
 import os
 import sys
 
+from rnn.argtypes import Parser
+from rnn.errors import UserError
+
 # Subcommand name -> module that defines `register(subparsers)`; each module keeps its
 # heavy imports inside the function that runs, so `--help` stays fast.
 COMMANDS = {
@@ -19,39 +22,6 @@ COMMANDS = {
     "sample": "rnn.commands.sample",
     "experiment": "rnn.commands.experiment",
 }
-
-
-class UserError(Exception):
-    """A mistake in the user's input: printed as one line, exit status 1."""
-
-
-class Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn.cli import UserError
+from rnn.errors import UserError
 
 
 class DataError(UserError):

@@ -8,18 +8,18 @@ import html
 import json
 import math
 import os
-import secrets
-import shutil
-import tempfile
 import time
 import unicodedata
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnn.cli import UserError
+from rnn.errors import UserError
+from rnn.io import output_folder, replacing, write_text
+from rnn.plots import plot_char_model, plot_conveyor_belt
+from rnn.reports import REPORT_FILES, write_reports
+from rnn.symbolic import plot_path_magnitudes
 
 DEFAULT_OUT = "rnn-lab-demo"
 MIN_TEXT = 500  # characters: less than this is too little to train a character model on
@@ -114,53 +114,11 @@ def load_text(path=None) -> tuple[str, str]:
 
 
 def prepare_folder(folder) -> Path:
-    """`folder` (created if missing) with its subfolders; UserError if it cannot be written."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out {folder}: exists and is not a folder")
-    try:
-        for sub in ("", "figures", "plots", "experiment"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out {folder}: cannot create the folder: "
-                        f"{exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"--out {folder}: the folder is not writable")
+    """`folder` (made if missing, in a folder that exists) with its subfolders."""
+    folder = output_folder(folder)
+    for sub in ("figures", "plots", "experiment"):
+        output_folder(folder / sub)
     return folder
-
-
-def _temp_name(path: Path) -> Path:
-    # Hidden, unique, in the same folder (so os.replace is atomic), keeping the suffix
-    # (matplotlib and Graphviz pick the format from it).
-    return path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
-
-
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to `path`; on success it replaces `path`, else it goes."""
-    path = Path(path)
-    tmp = _temp_name(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_atomic(path, text: str) -> Path:
-    """Write `text` (UTF-8) to `path` through a temporary file: never half-written."""
-    with atomic_path(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
-        f.write(text)
-    return Path(path)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # ------------------------------------------------------------------------------------------
@@ -292,20 +250,9 @@ def train_adding(cfg, log=print, progress=False):
 
 
 def write_experiment_reports(results, cfg, folder: Path, seconds: float) -> tuple[dict, list]:
-    """`rnn.experiment.write_reports` into a staging folder, then each file moved into
-    `folder` atomically; returns (its summary, the paths written)."""
-    from rnn.experiment import write_reports
-
-    staging = Path(tempfile.mkdtemp(prefix=".experiment.", dir=folder.parent))
-    try:
-        summary = write_reports(results, cfg, str(staging), seconds)
-        written = []
-        for src in sorted(staging.iterdir()):
-            os.replace(src, folder / src.name)
-            written.append(folder / src.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return summary, written
+    """`rnn.reports.write_reports` into `folder`; returns (its summary, the paths written)."""
+    summary = write_reports(results, cfg, folder, seconds)
+    return summary, [folder / name for name in sorted(REPORT_FILES)]
 
 
 def _nearest(node, label: str):
@@ -332,7 +279,7 @@ def conveyor_belt(state: dict, hidden: int, T: int, seed: int) -> dict:
     """
     from autograd_lite.tensor import Tensor
     from rnn import tasks
-    from rnn.train import RegressionModel
+    from rnn.training import RegressionModel
 
     model = RegressionModel(2, hidden, "lstm", fused=False, rng=0)
     model.load_state_dict(state)
@@ -350,58 +297,6 @@ def conveyor_belt(state: dict, hidden: int, T: int, seed: int) -> dict:
             "prediction": prediction}
 
 
-def plot_conveyor_belt(belt: dict, path) -> None:
-    """Heat maps of f_t and c_t per unit (rows) over time (columns), markers dashed in red."""
-    plt = _pyplot()
-    f, c, x, marks = belt["f"], belt["c"], belt["x"], belt["marks"]
-    H, T = f.shape
-    # Units that the first marked value changes most go on top: the ones that store it.
-    before = c[:, marks[0] - 1] if marks[0] > 0 else np.zeros(H)
-    order = np.argsort(-np.abs(c[:, marks[0]] - before), kind="stable")
-    t = np.arange(1, T + 1)
-    extent = (0.5, T + 0.5, H + 0.5, 0.5)
-
-    fig = plt.figure(figsize=(11, 8))
-    grid = fig.add_gridspec(3, 2, height_ratios=[1, 2.6, 2.6], width_ratios=[60, 1],
-                            hspace=0.42, wspace=0.03)
-    ax0 = fig.add_subplot(grid[0, 0])
-    colours = np.where(x[:, 1] > 0, "tab:red", "#b0b0b0")
-    ax0.bar(t, x[:, 0], width=0.8, color=colours)
-    ax0.set_ylim(0, 1.05)
-    ax0.set_ylabel("input value")
-    a, b = x[marks, 0]
-    ax0.set_title(f"one adding-problem sequence, T = {T}: target {a:.2f} + {b:.2f} = "
-                  f"{belt['target']:.3f}, the trained LSTM predicts {belt['prediction']:.3f}",
-                  fontsize=10)
-
-    ax1 = fig.add_subplot(grid[1, 0], sharex=ax0)
-    im1 = ax1.imshow(f[order], aspect="auto", cmap="viridis", vmin=0, vmax=1, extent=extent,
-                     interpolation="nearest")
-    fig.colorbar(im1, cax=fig.add_subplot(grid[1, 1]), label="$f_t$")
-    ax1.set_title("forget gate $f_t$ per unit: 1 keeps the cell state, 0 erases it", fontsize=10)
-    ax1.set_ylabel("unit")
-
-    ax2 = fig.add_subplot(grid[2, 0], sharex=ax0)
-    lim = max(float(np.abs(c).max()), 1e-6)
-    im2 = ax2.imshow(c[order], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                     extent=extent, interpolation="nearest")
-    fig.colorbar(im2, cax=fig.add_subplot(grid[2, 1]), label="$c_t$")
-    ax2.set_title("cell state $c_t$ per unit: what the conveyor belt carries", fontsize=10)
-    ax2.set_ylabel("unit")
-    ax2.set_xlabel("time step t")
-    for ax in (ax0, ax1, ax2):
-        for m in marks:
-            # outline the marked column (a line through it would hide what happens there)
-            for edge in (m + 0.5, m + 1.5):
-                ax.axvline(edge, color="tab:red", ls="--", lw=0.9)
-    ax0.set_xlim(0.5, T + 0.5)
-    fig.suptitle("The LSTM's conveyor belt at work: the two marked steps (red, dashed) "
-                 "over one sequence\n(units sorted by how much the first marked step "
-                 "changes $c$)", fontsize=11)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 # ------------------------------------------------------------------------------------------
 # Part 3b: the character model
 # ------------------------------------------------------------------------------------------
@@ -410,7 +305,7 @@ def plot_conveyor_belt(belt: dict, path) -> None:
 def train_char_model(text: str, name: str, cfg: DemoConfig, log=print, progress=False):
     """Train a character LSTM on `text`; returns (trainer, corpus, batch, seq_len)."""
     from rnn.data import Corpus
-    from rnn.train import CharModel, TextProblem, Trainer
+    from rnn.training import CharModel, TextProblem, Trainer
 
     corpus = Corpus.from_text(text, cfg.val_fraction, source=name)
     # A short text gets fewer (or shorter) streams, so that at least one batch fits.
@@ -426,38 +321,9 @@ def train_char_model(text: str, name: str, cfg: DemoConfig, log=print, progress=
     return trainer, corpus, batch, seq_len
 
 
-def plot_char_model(history: dict, vocab_size: int, path, title: str) -> None:
-    """Training and validation loss (nats per character) against step, with the loss of a
-    uniform guess over the vocabulary for scale."""
-    plt = _pyplot()
-    loss = np.asarray(history["loss"], dtype=float)
-    steps = np.arange(1, len(loss) + 1)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    ax.plot(steps, loss, lw=0.7, alpha=0.35, color="tab:blue", label="training (per step)")
-    window = max(1, len(loss) // 25)
-    if window > 1:
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:], smooth, lw=1.8, color="tab:blue",
-                label=f"training (mean of {window} steps)")
-    if history.get("val_loss"):
-        ax.plot(history["val_step"], history["val_loss"], "o-", ms=5, lw=1.8,
-                color="tab:orange", label="validation (held-out text)")
-    ax.axhline(math.log(vocab_size), color="gray", ls="--", lw=1,
-               label=f"uniform guess over {vocab_size} characters")
-    ax.set_ylim(0, max(math.log(vocab_size), float(loss.max()) if len(loss) else 0) * 1.05)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("cross-entropy (nats per character)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def sample_text(trainer, corpus, cfg: DemoConfig) -> str:
     """A sample from the trained character model, primed with "The " when it can be."""
-    from rnn.train import sample
+    from rnn.training import sample
 
     prime = "The " if all(ch in corpus.vocab.index for ch in "The ") else corpus.text[0]
     return sample(trainer.model, corpus.vocab, prime, cfg.sample_length, cfg.temperature,
@@ -668,8 +534,8 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
         log(f"        {label:<40} {der['errors'][ref]:.1e}")
     log(f"        {'OK' if der['check'].ok else 'FAILED'} (tolerance 1e-10 against the "
         "engine, 1e-7 + 1e-5|n| against finite differences)")
-    written.append(write_atomic(folder / "derivation.txt", der["pretty"]))
-    written.append(write_atomic(folder / "crosscheck.txt", der["check"].table() + "\n"))
+    written.append(write_text(folder / "derivation.txt", der["pretty"]))
+    written.append(write_text(folder / "crosscheck.txt", der["check"].table() + "\n"))
 
     # 2. figures
     steps.start("Drawing the walk-through's figures and the RNN-vs-LSTM gradient overlay")
@@ -694,24 +560,20 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
     log(f"      sample (temperature {cfg.temperature:g}):")
     for line in sample.splitlines() or [""]:
         log(f"      | {line}")
-    written.append(write_atomic(folder / "sample.txt", sample + "\n"))
+    written.append(write_text(folder / "sample.txt", sample + "\n"))
 
     # 4. plots
     steps.start("Plotting: loss curves, gradient norm against lag, the conveyor belt")
     exp_summary, exp_files = write_experiment_reports(results, exp_cfg, exp_dir, exp_seconds)
     written += exp_files
     belt = conveyor_belt(lstm_state, exp_cfg.hidden, exp_cfg.grad_lag, cfg.seed)
-    with atomic_path(plots / "conveyor_belt.png") as tmp:
-        plot_conveyor_belt(belt, tmp)
+    plot_conveyor_belt(belt, plots / "conveyor_belt.png")
     written.append(plots / "conveyor_belt.png")
-    with atomic_path(plots / "char_model_loss.png") as tmp:
-        plot_char_model(trainer.history, len(corpus.vocab), tmp,
-                        f"character LSTM (hidden {cfg.char_hidden}) on {text_name}")
+    plot_char_model(trainer.history, len(corpus.vocab), plots / "char_model_loss.png",
+                    f"character LSTM (hidden {cfg.char_hidden}) on {text_name}")
     written.append(plots / "char_model_loss.png")
-    from rnn.symbolic import plot_path_magnitudes
-
-    with atomic_path(plots / "path_magnitudes.png") as tmp:
-        plot_path_magnitudes(tmp)
+    with replacing(plots / "path_magnitudes.png", "plot") as tmp:
+        plot_path_magnitudes(tmp)  # rnn.symbolic's figure, saved by rnn.io's rule
     written.append(plots / "path_magnitudes.png")
     log(f"      wrote the plots to {plots} and {exp_dir}")
 
@@ -752,8 +614,8 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
     files = [p.relative_to(folder).as_posix() for p in written]
     summary["files"] = files + ["summary.json", "index.html"]
     summary["wall_seconds"] = time.perf_counter() - t_start
-    written.append(write_atomic(folder / "summary.json", json.dumps(summary, indent=2) + "\n"))
-    written.append(write_atomic(folder / "index.html", index_html(folder, summary, rel)))
+    written.append(write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n"))
+    written.append(write_text(folder / "index.html", index_html(folder, summary, rel)))
     summary["wall_seconds"] = time.perf_counter() - t_start
     steps.end()
     log(f"Summary ({summary['mode']} run, seed {seed})")

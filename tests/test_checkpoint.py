@@ -12,7 +12,7 @@ import pytest
 
 from rnn import checkpoint as ck
 from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays, load_checkpoint
-from rnn.cli import UserError
+from rnn.errors import UserError
 
 
 def _example() -> Checkpoint:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnn.cli import UserError
+from rnn.errors import UserError
 from rnn.data import Corpus, DataError, StreamBatches, Vocab, one_hot, read_text, split_ids
 
 

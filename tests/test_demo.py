@@ -199,23 +199,6 @@ def test_same_seed_gives_the_same_numbers(quick, tmp_path):
 # ---- in-process pieces ------------------------------------------------------------------
 
 
-def test_atomic_path_leaves_nothing_when_the_writer_fails(tmp_path):
-    target = tmp_path / "plot.png"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), demo.atomic_path(target) as tmp:
-        tmp.write_bytes(b"half")
-        raise RuntimeError("interrupted")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
-
-
-def test_write_atomic_replaces_the_whole_file(tmp_path):
-    path = demo.write_atomic(tmp_path / "a.txt", "one\n")
-    demo.write_atomic(path, "two\n")
-    assert path.read_text() == "two\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
-
-
 def test_default_text_is_the_language_reference():
     text, name = demo.load_text()
     assert len(text) > 100_000 and "language reference" in name

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnn import draw
+from rnn.draw import rendering
 from rnn.commands import draw as draw_command
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
@@ -399,19 +400,19 @@ def test_interrupted_render_leaves_no_partial_file(tmp_path, monkeypatch):
         Path(args[args.index("-o") + 1]).write_bytes(b"<svg half")  # dot got this far
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(draw.subprocess, "run", interrupted)
+    monkeypatch.setattr(rendering.subprocess, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         draw.render(draw.gate(), tmp_path / "g.svg")
     assert not list(tmp_path.iterdir())
 
 
 def test_missing_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(draw.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rendering.shutil, "which", lambda name: None)
 
     def not_installed(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(draw.importlib.metadata, "version", not_installed)  # no pygraphviz
+    monkeypatch.setattr(rendering.importlib.metadata, "version", not_installed)  # no pygraphviz
     with pytest.raises(draw.GraphvizNotFound) as caught:
         draw.render(draw.gate(), tmp_path / "g.svg")
     assert isinstance(caught.value, RuntimeError)
@@ -424,7 +425,7 @@ def test_missing_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
 @pytest.mark.parametrize("fmt", ["svg", "png"])
 def test_bundled_graphviz_of_pygraphviz_renders_without_dot(tmp_path, monkeypatch, fmt):
     pytest.importorskip("pygraphviz", minversion="2.0")
-    monkeypatch.setattr(draw.shutil, "which", lambda name: None)  # no system `dot`
+    monkeypatch.setattr(rendering.shutil, "which", lambda name: None)  # no system `dot`
     out = draw.render(draw.lstm_step("forget"), tmp_path / f"f.{fmt}", fmt)
     assert [p.name for p in tmp_path.iterdir()] == [f"f.{fmt}"]
     if fmt == "svg":
@@ -516,9 +517,16 @@ def test_escape_label_cuts_long_text_with_an_ellipsis():
 
 
 def test_cli_draws_a_diagram_to_a_file(tmp_path):
+    (tmp_path / "tmp").mkdir()
     done = run_cli("draw", "lstm-module", "-o", "tmp/x.svg", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert ET.parse(tmp_path / "tmp" / "x.svg").getroot().tag == f"{SVG}svg"
+
+
+def test_cli_missing_folder_is_refused_not_created(tmp_path):
+    done = run_cli("draw", "lstm-module", "-o", "tmp/x.svg", cwd=tmp_path)
+    assert done.returncode == 1 and "folder tmp does not exist" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
 
 
 def test_cli_unwritable_folder_is_one_line_and_exit_1(tmp_path):

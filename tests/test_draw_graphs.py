@@ -576,7 +576,7 @@ def test_cli_help_names_the_graphs(tmp_path):
 
 def test_cli_note_when_a_graph_is_collapsed(tmp_path):
     # the CLI's largest graph fits; a tiny limit shows how the note reaches the user
-    code = ("import sys; from rnn import draw; draw.MAX_NODES = 50; "
+    code = ("import sys; from rnn.draw import graphs; graphs.MAX_NODES = 50; "
             "from rnn.cli import main; sys.exit(main(sys.argv[1:]))")
     done = subprocess.run([PYTHON, "-c", code, "draw", "graph", "--steps", "3", "-o", "g.svg"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,

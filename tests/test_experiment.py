@@ -17,9 +17,9 @@ from rnn.experiment import (
     decay_per_step,
     hidden_grad_norms,
     run_one,
-    write_reports,
 )
-from rnn.train import RegressionModel
+from rnn.reports import write_reports
+from rnn.training import RegressionModel
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 

@@ -13,37 +13,36 @@ from rnn.cells import Cell, CellDefinitionError, cat_hx, cell_class, cell_names,
 from rnn.layers import FusedFallback, RecurrentLayer, make_layer
 
 
-class LeakyTanhCell(Cell):
-    """A throwaway variant defined only here: h_t = (1 - g) h_{t-1} + g tanh(hx @ W + b),
-    with a per-unit leak gate g = sigmoid(p * h_{t-1} + q)."""
+@pytest.fixture(scope="module")
+def leaky():
+    """A throwaway variant defined only here (inside a fixture, so the registry holds it only
+    while these tests run): h_t = (1 - g) h_{t-1} + g tanh(hx @ W + b), with a per-unit leak
+    gate g = sigmoid(p * h_{t-1} + q)."""
 
-    name = "test-leaky"
-    PARAMS = (("W", "hx"), ("b", None), ("p", None), ("q", None))
+    class LeakyTanhCell(Cell):
+        name = "test-leaky"
+        PARAMS = (("W", "hx"), ("b", None), ("p", None), ("q", None))
 
-    def forward(self, x, h=None):
-        x = self._input(x)
-        (h_prev,) = self.states(x, h)
-        g = named(sigmoid(self.p * h_prev + self.q), "g_t")
-        cand = named(tanh(cat_hx(h_prev, x) @ self.W + self.b), "h~_t")
-        return named((1 - g) * h_prev + g * cand, "h_t")
+        def forward(self, x, h=None):
+            x = self._input(x)
+            (h_prev,) = self.states(x, h)
+            g = named(sigmoid(self.p * h_prev + self.q), "g_t")
+            cand = named(tanh(cat_hx(h_prev, x) @ self.W + self.b), "h~_t")
+            return named((1 - g) * h_prev + g * cand, "h_t")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _forget_the_test_cells():
-    yield
-    for name in ("test-leaky", "test-relu", "test-dup"):
-        unregister(name)
+    yield LeakyTanhCell
+    unregister("test-leaky")
 
 
-def test_defining_a_cell_registers_it():
+def test_defining_a_cell_registers_it(leaky):
     assert "test-leaky" in cell_names()
-    assert cell_class("test-leaky") is LeakyTanhCell
+    assert cell_class("test-leaky") is leaky
     assert cell_names()[:6] == ("rnn", "lstm", "gru", "peephole", "cifg", "mgu")
 
 
-def test_a_cell_defined_in_a_test_gets_its_layer_and_trains():
+def test_a_cell_defined_in_a_test_gets_its_layer_and_trains(leaky):
     layer = make_layer("test-leaky", 3, 4, fused=False, rng=0)
-    assert isinstance(layer, RecurrentLayer) and layer.cell_class is LeakyTanhCell
+    assert isinstance(layer, RecurrentLayer) and layer.cell_class is leaky
     head = al.nn.Linear(4, 1, rng=1)
     params = layer.parameters() + head.parameters()
     opt = al.optim.Adam(params, lr=0.05)
@@ -61,7 +60,7 @@ def test_a_cell_defined_in_a_test_gets_its_layer_and_trains():
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_a_cell_defined_in_a_test_is_derived_and_cross_checked():
+def test_a_cell_defined_in_a_test_is_derived_and_cross_checked(leaky):
     spec = symbolic.cell_spec("test-leaky")
     assert [v.name for v, _ in spec.equations] == ["g_t", "htilde_t", "h_t"]
     assert {p.name for p in spec.elementwise} == {"p", "q"}
@@ -74,7 +73,7 @@ def test_a_cell_defined_in_a_test_is_derived_and_cross_checked():
     assert "δ" in symbolic.derivation_pretty("test-leaky")
 
 
-def test_a_cell_defined_in_a_test_is_drawn():
+def test_a_cell_defined_in_a_test_is_drawn(leaky):
     layer = make_layer("test-leaky", 2, 3, fused=False, rng=0)
     outputs, _ = layer(np.ones((3, 1, 2)))
     loss = (outputs * outputs).sum()
@@ -84,7 +83,7 @@ def test_a_cell_defined_in_a_test_is_drawn():
     assert {"g_t", "h~_t", "h_t", "W", "b", "p", "q", "t = 3"} <= labels
 
 
-def test_fused_true_without_a_kernel_falls_back_once_with_a_notice():
+def test_fused_true_without_a_kernel_falls_back_once_with_a_notice(leaky):
     x = np.ones((2, 1, 3))
     fused = make_layer("test-leaky", 3, 2, rng=0)  # fused=True is the default
     plain = make_layer("test-leaky", 3, 2, rng=0, fused=False)
@@ -104,8 +103,8 @@ def test_a_subclass_does_not_inherit_its_parents_kernel():
     class SlowLSTM(lstm):
         name = "test-dup"
 
-    assert lstm.fused_kernel() is not None and SlowLSTM.fused_kernel() is None
     unregister("test-dup")
+    assert lstm.fused_kernel() is not None and SlowLSTM.fused_kernel() is None
 
 
 # ---- bad definitions: clear errors at class definition ----------------------------------
@@ -152,10 +151,13 @@ def test_an_op_the_symbolic_side_cannot_express_is_named_and_the_engine_still_wo
             (h_prev,) = self.states(x, h)
             return named(relu(cat_hx(h_prev, x) @ self.W + self.b), "h_t")
 
-    with pytest.raises(symbolic.SymbolicUnsupported,
-                       match=r"'test-relu'.*op 'relu'.*engine path .* still works"):
-        symbolic.cell_spec("test-relu")
-    layer = make_layer("test-relu", 2, 3, fused=False, rng=0)
+    try:
+        with pytest.raises(symbolic.SymbolicUnsupported,
+                           match=r"'test-relu'.*op 'relu'.*engine path .* still works"):
+            symbolic.cell_spec("test-relu")
+        layer = make_layer("test-relu", 2, 3, fused=False, rng=0)
+    finally:
+        unregister("test-relu")
     out, _ = layer(np.ones((2, 1, 2)))
     al.gradcheck(lambda x: layer(x)[0], [np.random.default_rng(0).normal(size=(2, 1, 2))])
     assert out.shape == (2, 1, 3)
@@ -170,3 +172,26 @@ def test_unknown_cell_names_list_the_registered_ones():
 def test_cell_sizes_must_be_positive_integers(size):
     with pytest.raises((TypeError, ValueError), match="LSTMCell: input_size must be a positive"):
         cell_class("lstm")(size, 4)
+
+
+def test_a_cell_defined_again_replaces_itself_and_is_traced_again():
+    def define(activation):  # as a notebook cell run twice with an edit in between
+        class Again(Cell):
+            name = "test-again"
+            PARAMS = (("W", "hx"), ("b", None))
+
+            def forward(self, x, h=None):
+                x = self._input(x)
+                (h_prev,) = self.states(x, h)
+                return named(activation(cat_hx(h_prev, x) @ self.W + self.b), "h_t")
+
+        return Again
+
+    try:
+        first = define(tanh)
+        assert "tanh" in str(symbolic.cell_spec("test-again").equations)
+        second = define(sigmoid)
+        assert cell_class("test-again") is second is not first
+        assert "sigmoid" in str(symbolic.cell_spec("test-again").equations)
+    finally:
+        unregister("test-again")

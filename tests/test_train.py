@@ -1,4 +1,4 @@
-"""Tests for rnn.train and the train/sample commands: losses, models, the Trainer,
+"""Tests for rnn.training and the train/sample commands: losses, models, the Trainer,
 bit-identical resumption, Ctrl-C handling, sampling, and the CLI's error paths."""
 
 import os
@@ -12,9 +12,10 @@ import pytest
 
 from autograd_lite.tensor import Tensor
 from rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from rnn.cli import UserError
+from rnn.errors import UserError
+from rnn.plots import plot_history
 from rnn.data import DataError, Vocab
-from rnn.train import (
+from rnn.training import (
     CharModel,
     RegressionModel,
     TrainConfig,
@@ -23,7 +24,6 @@ from rnn.train import (
     TrainingInterrupted,
     model_from_checkpoint,
     mse_loss,
-    plot_history,
     sample,
     sequence_cross_entropy,
 )
@@ -208,7 +208,7 @@ def test_resume_in_a_fresh_process(tmp_path):
     full.fit()
     path = str(tmp_path / "run.npz")
     Trainer.from_config(cfg, progress=False, checkpoint=path).fit(4)
-    code = ("import sys\nfrom rnn.train import Trainer\n"
+    code = ("import sys\nfrom rnn.training import Trainer\n"
             "t = Trainer.resume(sys.argv[1], progress=False)\nt.fit()\n")
     subprocess.run([PYTHON, "-c", code, path], check=True, env=ENV)
     done = Trainer.resume(path, progress=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from rnn.errors import UserError
 
 # Benchmark name -> (module with `main(argv) -> int`, one line on what it measures).
 BENCHMARKS = {
@@ -41,7 +42,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Import the benchmark module (only now: they pull in torch and friends) and run it."""
-    from rnn.cli import UserError
 
     module_name = BENCHMARKS[args.name][0]
     try:

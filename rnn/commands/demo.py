@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnn.argtypes import file_name
+from rnn.blas import single_thread_blas
+
 EXAMPLE = """\
 examples:
   rnn-lab demo                          the full demo (about 2 minutes) into ./rnn-lab-demo
@@ -31,13 +34,13 @@ def register(subparsers) -> None:
                     "walk-through's figures,\nRNN vs LSTM on a long-term dependency, a "
                     "character model, and plots, gathered in DIR/index.html.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="rnn-lab-demo", metavar="DIR",
+    p.add_argument("--out", type=file_name, default="rnn-lab-demo", metavar="DIR",
                    help="folder for everything the demo writes (default ./rnn-lab-demo)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed; the same seed gives the same numbers (default 0)")
     p.add_argument("--quick", action="store_true",
                    help="smaller models and shorter runs: every part in under 30 seconds")
-    p.add_argument("--text", metavar="FILE",
+    p.add_argument("--text", type=file_name, metavar="FILE",
                    help="UTF-8 text for the character model (default: the Python language "
                         "reference shipped with Python, pydoc_data.topics)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -46,8 +49,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the demo; a bad input or output raises UserError, Ctrl-C returns 130."""
-    from rnn.commands.train import single_thread_blas
-
     single_thread_blas()  # before NumPy loads: the workers and this process run 1 BLAS thread
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

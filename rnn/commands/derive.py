@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnn.cli import positive_int
+from rnn.argtypes import file_name, positive_int
+from rnn.errors import UserError
+from rnn.io import output_target, write_text
 
 CELLS = ("rnn", "lstm", "gru", "peephole")
 
@@ -39,7 +41,7 @@ def register(subparsers) -> None:
     parser.add_argument("cell", choices=CELLS, help="which cell")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
-    out.add_argument("--markdown", metavar="FILE",
+    out.add_argument("--markdown", type=file_name, metavar="FILE",
                      help="write a Markdown report to FILE ('-' for standard output)")
     parser.add_argument("--check", action="store_true",
                         help="cross-check the compiled closed forms and print the errors")
@@ -57,7 +59,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Print or write the derivation; with --check, run the cross-check."""
-    from rnn.cli import UserError
     from rnn.symbolic import cross_check, derivation_latex, derivation_markdown, derivation_pretty
 
     if args.unrolled and not args.check:
@@ -70,9 +71,9 @@ def run(args) -> int:
     elif args.markdown == "-":
         sys.stdout.write(derivation_markdown(args.cell))
     elif args.markdown:
+        output_target(args.markdown, "report")  # a bad FILE fails before the derivation
         text = derivation_markdown(args.cell)
-        with open(args.markdown, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_text(args.markdown, text, "report")
         print(f"wrote {args.markdown} ({len(text.splitlines())} lines)")
     elif not args.check:
         sys.stdout.write(derivation_pretty(args.cell))

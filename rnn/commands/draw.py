@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
+
+from rnn.argtypes import file_name, int_between
+from rnn.errors import UserError
+from rnn.io import output_folder, output_target
 
 # Spelled out here so that `--help` does not import graphviz; a test keeps them in step with
 # rnn.draw.CONCEPT_DIAGRAMS, FORMATS, STEPPED and CELL_NAMES.
@@ -52,10 +55,12 @@ def register(subparsers) -> None:
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", choices=NAMES, metavar="NAME", help="the diagram")
-    which.add_argument("--all", metavar="FOLDER", help="write every diagram into FOLDER")
-    parser.add_argument("--steps", type=_steps, metavar="T",
+    which.add_argument("--all", type=file_name, metavar="FOLDER",
+                       help="write every diagram into FOLDER")
+    parser.add_argument("--steps", type=int_between(1, MAX_STEPS), metavar="T",
                         help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)})")
-    parser.add_argument("-o", "--output", metavar="FILE", help="default: NAME.FORMAT here")
+    parser.add_argument("-o", "--output", type=file_name, metavar="FILE",
+                        help="default: NAME.FORMAT here")
     parser.add_argument("--format", choices=FORMATS,
                         help="svg, png, pdf or dot (default: from the -o suffix, else svg)")
     parser.add_argument("--cell", choices=CELLS,
@@ -68,20 +73,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _steps(text: str) -> int:
-    try:
-        steps = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= steps <= MAX_STEPS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_STEPS}, got {steps}")
-    return steps
-
-
 def run(args: argparse.Namespace) -> int:
     """Render the diagram(s) asked for; mistakes raise UserError (one line, exit status 1)."""
     from rnn import draw
-    from rnn.cli import UserError
 
     graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
                                            ("--collapse", args.collapse)) if given]
@@ -89,14 +83,12 @@ def run(args: argparse.Namespace) -> int:
         if args.output or args.steps or graph_only:
             raise UserError("--all draws every diagram at its default size into FOLDER; "
                             "-o, --steps, --cell, --grad and --collapse are for one diagram")
-        folder = _writable_folder(Path(args.all), UserError)
+        folder = output_folder(args.all)
         fmt = args.format or "svg"
         try:
             written = draw.draw_all(folder, fmt, png=draw.PNG_FIGURES if fmt == "svg" else ())
         except draw.GraphvizError as exc:
             raise UserError(str(exc)) from None
-        except OSError as exc:
-            raise UserError(f"cannot write into {folder}: {exc.strerror or exc}") from None
         print(f"wrote {len(written)} files to {folder}")
         return 0
     if args.name not in GRAPHS and graph_only:
@@ -106,26 +98,24 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or (suffix if suffix in FORMATS else "svg")
     if args.format and suffix in FORMATS and suffix != args.format:
         raise UserError(f"-o {args.output} ends in .{suffix} but --format is {args.format}")
+    out = Path(args.output or f"{args.name}.{fmt}")
+    output_target(out, "figure")  # a bad -o fails before the drawing
     try:
         if args.name in GRAPHS:
-            graph = _computation_graph(draw, args, UserError)
+            graph = _computation_graph(draw, args)
         else:
             graph = draw.diagram(args.name, args.steps)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    out = Path(args.output or f"{args.name}.{fmt}")
-    _writable_folder(out.parent, UserError)
     try:
         draw.render(graph, out, fmt)
     except draw.GraphvizError as exc:
         raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(out)
     return 0
 
 
-def _computation_graph(draw, args, error: type[Exception]):
+def _computation_graph(draw, args):
     """The live computation graph asked for; notes (a graph collapsed for size) go to stderr."""
     steps = args.steps or DEFAULT_STEPS[args.name]
     with warnings.catch_warnings(record=True) as notes:
@@ -135,25 +125,12 @@ def _computation_graph(draw, args, error: type[Exception]):
                                         collapse=args.collapse)
         else:
             if args.collapse or args.grad:
-                raise error("gradient-overlay is always collapsed and shaded by gradient; "
+                raise UserError("gradient-overlay is always collapsed and shaded by gradient; "
                             "--grad and --collapse are for graph")
             if args.cell == "rnn":
-                raise error("gradient-overlay draws the RNN beside another cell: choose "
+                raise UserError("gradient-overlay draws the RNN beside another cell: choose "
                             "--cell lstm, gru or peephole")
             graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
     for note in notes:
         print(f"rnn-lab draw: note: {note.message}", file=sys.stderr)
     return graph
-
-
-def _writable_folder(folder: Path, error: type[Exception]) -> Path:
-    """`folder`, created if missing; `error` if it cannot be created or written into."""
-    if folder.exists() and not folder.is_dir():
-        raise error(f"{folder} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise error(f"cannot create folder {folder}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK):
-        raise error(f"folder {folder} is not writable")
-    return folder

@@ -6,6 +6,11 @@ import argparse
 import os
 import sys
 
+from rnn.argtypes import file_name
+from rnn.blas import single_thread_blas
+from rnn.errors import UserError
+from rnn.io import output_folder
+
 EXAMPLE = """\
 examples:
   rnn-lab experiment long-term --quick --out /tmp/lt-quick     # T = 10 and 25, under 30 s
@@ -24,7 +29,7 @@ def register(subparsers) -> None:
         description="Run an experiment and write its tables and plots.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=("long-term",), help="which experiment")
-    p.add_argument("--out", default="long-term-results", metavar="DIR",
+    p.add_argument("--out", type=file_name, default="long-term-results", metavar="DIR",
                    help="folder for the tables and plots (default ./long-term-results)")
     p.add_argument("--steps", type=int, metavar="N",
                    help="training steps per run (default 3000; 1000 with --quick)")
@@ -38,21 +43,15 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rnn.commands.train import single_thread_blas
-
     single_thread_blas()
-    from rnn.cli import UserError
-    from rnn.experiment import LongTermConfig, long_term
+    from rnn.experiment import LongTermConfig
+    from rnn.reports import long_term
 
     if args.steps is not None and args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UserError(f"--out {args.out}: exists and is not a folder")
-    parent = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(parent):
-        raise UserError(f"--out {args.out}: folder {parent} does not exist")
+    output_folder(args.out)  # made now: a bad --out fails before the training
     if args.quick:
         cfg = LongTermConfig.quick(seed=args.seed, steps=args.steps)
     else:
@@ -60,7 +59,6 @@ def run(args) -> int:
         if args.steps:
             cfg.steps = args.steps
     cfg.workers = args.workers
-    os.makedirs(args.out, exist_ok=True)
 
     def log(line):
         print(line, flush=True)

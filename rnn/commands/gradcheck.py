@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rnn.cli import positive_float
+from rnn.argtypes import positive_float
+from rnn.errors import UserError
 
 EPILOG = """\
 Each primitive in autograd_lite.ops.OPS runs on small float64 inputs chosen inside its domain
@@ -135,7 +136,6 @@ def run(args) -> int:
     import warnings
 
     import autograd_lite as al
-    from rnn.cli import UserError
 
     from rnn.kernels.testing import kernel_cases
 

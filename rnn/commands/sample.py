@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnn.argtypes import file_name
+from rnn.blas import single_thread_blas
+from rnn.errors import UserError
+
 EXAMPLE = """\
 example:
   rnn-lab train --task text --text input.txt --checkpoint shakespeare.npz --steps 3000
@@ -20,7 +24,8 @@ def register(subparsers) -> None:
         description="Generate characters from a text model's checkpoint: the prime text is "
                     "fed first, then each next character is drawn from softmax(logits / T).",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint of --task text")
+    p.add_argument("checkpoint", type=file_name, metavar="CHECKPOINT",
+                   help="a checkpoint of --task text")
     p.add_argument("--prime", default=None, metavar="TEXT",
                    help="text to start from (default: one random character of the vocabulary)")
     p.add_argument("--temperature", type=float, default=1.0, metavar="X",
@@ -32,19 +37,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rnn.commands.train import single_thread_blas
-
     single_thread_blas()
     import numpy as np
 
     from rnn.checkpoint import load_checkpoint
-    from rnn.cli import UserError
-    from rnn.train import model_from_checkpoint, sample
+    from rnn.training import check_sample_args, model_from_checkpoint, sample
 
-    if not (args.temperature > 0 and np.isfinite(args.temperature)):
-        raise UserError(f"--temperature must be a positive number, got {args.temperature}")
-    if args.length < 0:
-        raise UserError(f"--length must not be negative, got {args.length}")
+    check_sample_args(args.temperature, args.length)  # before reading the checkpoint
     ckpt = load_checkpoint(args.checkpoint)
     model, config, vocab = model_from_checkpoint(ckpt)
     if config.task != "text":

@@ -6,6 +6,11 @@ import argparse
 import os
 import sys
 
+from rnn.blas import single_thread_blas
+from rnn.argtypes import file_name
+from rnn.errors import UserError
+from rnn.io import output_target
+
 EXAMPLE = """\
 examples:
   rnn-lab train --task adding --cell lstm --seq-len 50 --steps 2000 --plot adding.png
@@ -22,17 +27,6 @@ _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr",
                    "momentum", "clip", "seed", "dtype", "val_every", "embedding")
 
 
-def single_thread_blas() -> None:
-    """Run BLAS single-threaded unless the user chose otherwise (call before NumPy loads).
-
-    The recurrent matrices are tiny: OpenBLAS threads cost more than they give, and on a
-    busy 2-core machine a training step was over 10x slower with them.
-    """
-    if "numpy" not in sys.modules:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train an RNN/LSTM/GRU on adding, copy, reber or a text file",
@@ -44,7 +38,8 @@ def register(subparsers) -> None:
                    help="what to learn (default adding)")
     p.add_argument("--cell", choices=("rnn", "lstm", "gru", "peephole"), default=None,
                    help="recurrent cell (default lstm)")
-    p.add_argument("--text", metavar="FILE", help="UTF-8 text file for --task text")
+    p.add_argument("--text", type=file_name, metavar="FILE",
+                   help="UTF-8 text file for --task text")
     p.add_argument("--steps", type=int, metavar="N",
                    help="train until step N (default 1000; with --resume, the saved target)")
     p.add_argument("--hidden", type=int, metavar="H", help="hidden units (default 64)")
@@ -66,19 +61,20 @@ def register(subparsers) -> None:
                    help="validate every N steps (default 100)")
     p.add_argument("--embedding", type=int, metavar="E",
                    help="learned embedding size for tokens; 0 = one-hot (default 0)")
-    p.add_argument("--checkpoint", metavar="PATH",
+    p.add_argument("--checkpoint", type=file_name, metavar="PATH",
                    help="checkpoint file (default ./<task>-<cell>.npz)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run saved in --checkpoint")
     p.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="also save every N steps (default: only at the end and on Ctrl-C)")
-    p.add_argument("--plot", metavar="PNG", help="write the loss history plot to this PNG")
+    p.add_argument("--plot", type=file_name, metavar="PNG",
+                   help="write the loss history plot to this PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def _config_from_args(args):
-    from rnn.train import TrainConfig
+    from rnn.training import TrainConfig
 
     given = {name: getattr(args, name) for name in (*_CONFIG_OPTIONS, "steps", "text")
              if getattr(args, name) is not None}
@@ -88,7 +84,6 @@ def _config_from_args(args):
 
 
 def _check_resume_args(args, saved: dict, path: str) -> None:
-    from rnn.cli import UserError
 
     for name in _CONFIG_OPTIONS:
         value = getattr(args, name)
@@ -103,12 +98,11 @@ def _check_resume_args(args, saved: dict, path: str) -> None:
 
 
 def run(args) -> int:
-    single_thread_blas()
+    single_thread_blas()  # before NumPy loads
     from tqdm.auto import tqdm
 
     from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
-    from rnn.cli import UserError
-    from rnn.train import Trainer, TrainingInterrupted, plot_history
+    from rnn.training import Trainer, TrainingInterrupted
 
     def log(line):
         tqdm.write(line, file=sys.stdout)
@@ -117,6 +111,8 @@ def run(args) -> int:
     progress = False if args.no_progress else None
     if args.save_every < 0:
         raise UserError(f"--save-every must not be negative, got {args.save_every}")
+    if args.plot:
+        output_target(args.plot, "plot")  # a bad --plot fails before the training
     if args.resume:
         if not args.checkpoint:
             raise UserError("--resume needs --checkpoint PATH (the run to continue)")
@@ -132,8 +128,6 @@ def run(args) -> int:
         config = _config_from_args(args)
         path = args.checkpoint or f"{config.task}-{config.cell}.npz"
         check_writable(path)
-        if args.plot:
-            check_writable(args.plot, "plot")
         trainer = Trainer.from_config(config, checkpoint=path, progress=progress, log=log,
                                       save_every=args.save_every)
     try:
@@ -150,6 +144,8 @@ def run(args) -> int:
     print(f"done: step {trainer.step}  {('validation ' + shown) if shown else ''}".rstrip())
     print(f"checkpoint: {trainer.checkpoint_path}")
     if args.plot:
+        from rnn.plots import plot_history
+
         plot_history(history, args.plot, title=f"{config.cell} on {config.task}")
         print(f"plot: {args.plot}")
     return 0

@@ -182,10 +182,14 @@ class CompiledCell:
         return grads
 
 
-@functools.cache
 def compiled(cell) -> CompiledCell:
-    """The compiled cell `cell`, built once per process."""
-    return CompiledCell(derivation(cell))
+    """The compiled cell `cell`, built once per process (per class)."""
+    return _compiled(cell_class(cell))
+
+
+@functools.cache
+def _compiled(cls) -> CompiledCell:
+    return CompiledCell(derivation(cls))
 
 
 def _initial(cell, h0, c0):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from rnn.cells import cell_class
 from rnn.symbolic.core import Var, delta, dh, evaluated, sigmoid
 from rnn.symbolic.trace import (
     CellSpec,
@@ -156,7 +157,11 @@ def derive_cell(name, verify: bool = True) -> Derivation:
     return Derivation(spec, equations, checks, chain, closed, extra)
 
 
-@functools.cache
 def derivation(name) -> Derivation:
-    """The derivation of a registered cell, computed once per process."""
-    return derive_cell(name)
+    """The derivation of a registered cell, computed once per process (per class)."""
+    return _derivation(cell_class(name))
+
+
+@functools.cache
+def _derivation(cls) -> Derivation:
+    return derive_cell(cls)

@@ -314,10 +314,14 @@ class _Tracer:
         return terms[0] if len(terms) == 1 else _add(*terms)
 
 
-@functools.cache
 def cell_spec(name) -> CellSpec:
     """The per-unit specification of a registered cell, traced from its forward."""
-    cls = cell_class(name)
+    return _spec(cell_class(name))
+
+
+@functools.cache
+def _spec(cls) -> CellSpec:
+    # Cached by class, so a cell defined again (a re-run notebook cell) is traced again.
     if len(cls.STATE) > 2:
         raise SymbolicUnsupported(f"cell {cls.name!r}: the symbolic derivation handles cells "
                                   f"with h and at most one more state, not {cls.STATE}")

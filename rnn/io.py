@@ -1,0 +1,116 @@
+"""Output files and folders: every file rnn-lab writes goes through `replacing` (or `write_text`).
+
+One rule for every command and every kind of file (figures, plots, checkpoints, reports, pages):
+- Whole or not at all: the file is written to a hidden temporary file in the target's folder,
+  flushed to disk (fsync) and renamed onto the target (`os.replace`). A failure or Ctrl-C leaves
+  the old file as it was and no temporary file behind.
+- A symbolic link (to a file, or dangling) is written through: its target is replaced, from a
+  temporary file in the target's folder, and the link stays.
+- A path that exists and is not a regular file (a folder, named pipe, device or socket), or an
+  empty name, is refused with `OutputError`: one line naming the path and what it is.
+- No folder is created for a file: its folder must exist. `output_folder` makes the one folder
+  a command writes into (`--out DIR`, `draw --all DIR`), inside a folder that exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from rnn.errors import OutputError
+
+_SPECIAL = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+            (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+    """What a file of this `st_mode` is, in words ("a named pipe (FIFO)")."""
+    return next((name for test, name in _SPECIAL if test(mode)), "a special file")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written into `folder`, or None if they can."""
+    if folder.is_dir():
+        return None if os.access(folder, os.W_OK | os.X_OK) else f"folder {folder} is not writable"
+    return f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
+
+
+def output_target(path, what: str = "file") -> Path:
+    """The file that writing `path` replaces (a symlink's target); OutputError if it cannot be.
+
+    Call it before any long work, so that a bad output path fails first.
+    """
+    name = os.fspath(path)
+    if not name:
+        raise OutputError(f"cannot save {what}: the file name is empty")
+    linked = os.path.islink(name)
+    target = Path(os.path.realpath(name) if linked else name)
+    problem = _folder_problem(target.parent)
+    if problem is None:
+        try:
+            mode = os.stat(target).st_mode
+        except FileNotFoundError:
+            mode = stat.S_IFREG  # a new file
+        except OSError as exc:  # a loop of links, say
+            problem = exc.strerror or str(exc)
+        if problem is None and not stat.S_ISREG(mode):
+            it = f"it links to {target}, which is" if linked else "it is"
+            problem = f"{it} {_kind(mode)}, not a regular file"
+    if problem is not None:
+        raise OutputError(f"cannot save {what} {name}: {problem}")
+    return target
+
+
+@contextlib.contextmanager
+def replacing(path, what: str = "file"):
+    """Yield a temporary path; what the block writes there then replaces `path`'s target.
+
+    The temporary file is hidden, in the target's folder, and keeps its suffix (matplotlib
+    and Graphviz read the format from it). An OSError becomes an OutputError naming `path`.
+    """
+    target = output_target(path, what)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+                           f"{target.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:  # on disk before it takes the target's name
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"cannot save {what} {os.fspath(path)}: "
+                          f"{exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text: str, what: str = "file") -> Path:
+    """Write `text` to `path` as UTF-8, line ends as given, by the module's rule."""
+    with replacing(path, what) as tmp, open(tmp, "x", encoding="utf-8", newline="") as f:
+        f.write(text)
+    return Path(path)
+
+
+def output_folder(folder, what: str = "output folder") -> Path:
+    """`folder`, made if missing (in a folder that exists); OutputError if it cannot be used."""
+    name = os.fspath(folder)
+    if not name:
+        raise OutputError(f"cannot write into the {what}: the folder name is empty")
+    folder = Path(name)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {name}: it exists and is not a folder")
+    if not folder.is_dir():
+        problem = _folder_problem(folder.parent)
+        if problem is None:
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                problem = f"cannot make the folder: {exc.strerror or exc}"
+        if problem is not None:
+            raise OutputError(f"cannot write into {name}: {problem}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {name}: the folder is not writable")
+    return folder

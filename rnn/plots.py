@@ -1,0 +1,183 @@
+"""Every matplotlib figure rnn-lab draws, each saved by rnn.io's rule (`save`).
+
+Training history (`rnn-lab train --plot`), the long-term experiment's loss curves and gradient
+norms, and the demo's character-model loss and LSTM conveyor belt.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure  # figures without pyplot: no window, no global state
+
+from rnn.io import replacing
+from rnn.tasks import ADDING_BASELINE_MSE
+
+CELL_COLOURS = {"rnn": "tab:red", "lstm": "tab:blue"}
+
+
+def save(fig: Figure, path, dpi: int = 100) -> str:
+    """Write `fig` to `path`, its format from the suffix (PNG without one)."""
+    with replacing(path, "plot") as tmp:
+        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix[1:].lower() or "png")
+    return str(path)
+
+
+def moving_average(values, window: int):
+    """(steps, means): the mean of each `window` consecutive values, at the step (1-based)
+    that ends it; the values themselves, at every step, if window < 2 or there are fewer."""
+    values = np.asarray(values, dtype=float)
+    if window < 2 or len(values) < window:
+        return np.arange(1, len(values) + 1), values
+    means = np.convolve(values, np.ones(window) / window, mode="valid")
+    return np.arange(window, len(values) + 1), means
+
+
+def plot_history(history: dict, path, title: str | None = None) -> str:
+    """Training and validation loss, and the gradient norm, against step; writes a PNG."""
+    loss = np.asarray(history.get("loss", []), dtype=float)
+    steps = np.arange(1, len(loss) + 1)
+    fig = Figure(figsize=(7, 6))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    if len(loss):
+        ax1.plot(steps, loss, lw=0.6, alpha=0.5, label="train (per step)")
+        window = max(1, len(loss) // 50)
+        if window > 1:
+            ax1.plot(*moving_average(loss, window), lw=1.5, label=f"train (mean of {window})")
+    if len(history.get("val_loss", [])):
+        ax1.plot(history["val_step"], history["val_loss"], "o-", ms=3, label="validation")
+    ax1.set_ylabel("loss")
+    if len(loss) and np.all(loss > 0):
+        ax1.set_yscale("log")
+    ax1.legend(loc="upper right", fontsize=8)
+    ax1.set_title(title or "training history")
+    norm = np.asarray(history.get("grad_norm", []), dtype=float)
+    if len(norm):
+        ax2.plot(np.arange(1, len(norm) + 1), norm, lw=0.6)
+        if np.all(norm > 0):
+            ax2.set_yscale("log")
+    ax2.set_ylabel("gradient norm (before clipping)")
+    ax2.set_xlabel("step")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_char_model(history: dict, vocab_size: int, path, title: str) -> str:
+    """Training and validation loss (nats per character) against step, with the loss of a
+    uniform guess over the vocabulary for scale."""
+    loss = np.asarray(history["loss"], dtype=float)
+    steps = np.arange(1, len(loss) + 1)
+    fig = Figure(figsize=(7.5, 4.2))
+    ax = fig.subplots()
+    ax.plot(steps, loss, lw=0.7, alpha=0.35, color="tab:blue", label="training (per step)")
+    window = max(1, len(loss) // 25)
+    if window > 1:
+        ax.plot(*moving_average(loss, window), lw=1.8, color="tab:blue",
+                label=f"training (mean of {window} steps)")
+    if history.get("val_loss"):
+        ax.plot(history["val_step"], history["val_loss"], "o-", ms=5, lw=1.8,
+                color="tab:orange", label="validation (held-out text)")
+    ax.axhline(math.log(vocab_size), color="gray", ls="--", lw=1,
+               label=f"uniform guess over {vocab_size} characters")
+    ax.set_ylim(0, max(math.log(vocab_size), float(loss.max()) if len(loss) else 0) * 1.05)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_loss_curves(results, path) -> str:
+    """The experiment's training and validation MSE, one panel per lag T, both cells in each."""
+    lags = sorted({r.lag for r in results})
+    fig = Figure(figsize=(4 * len(lags), 3.4))
+    axes = fig.subplots(1, len(lags), sharey=True, squeeze=False)
+    for ax, lag in zip(axes[0], lags):
+        for r in results:
+            if r.lag != lag:
+                continue
+            colour = CELL_COLOURS[r.cell]
+            ax.plot(*moving_average(r.loss, 50), color=colour, lw=1, alpha=0.6,
+                    label=f"{r.cell} train")
+            ax.plot(r.val_step, r.val_loss, color=colour, lw=1.8, label=f"{r.cell} validation")
+        ax.axhline(ADDING_BASELINE_MSE, color="gray", ls="--", lw=1, label="predict the mean")
+        ax.axhline(0.01, color="gray", ls=":", lw=1, label="0.01")
+        ax.set_yscale("log")
+        ax.set_title(f"adding problem, T = {lag}")
+        ax.set_xlabel("step")
+    axes[0][0].set_ylabel("MSE")
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_grad_norms(grads: dict, grad_lag: int, path) -> str:
+    """Mean ||dL/dh_t|| against the lag T - t, before (dotted) and after training, per cell."""
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for cell, r in grads.items():
+        for kind, style in (("trained", "-"), ("init", ":")):
+            norms = np.asarray(getattr(r, "grad_" + kind))[::-1]  # index = lag
+            ax.plot(np.arange(len(norms)), norms, color=CELL_COLOURS[cell], ls=style,
+                    label=f"{cell} ({kind})")
+    ax.set_yscale("log")
+    ax.set_xlabel("lag T - t (steps before the loss)")
+    ax.set_ylabel("mean ||dL/dh_t||")
+    ax.set_title(f"gradient reaching h_t, adding problem T = {grad_lag}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_conveyor_belt(belt: dict, path) -> str:
+    """Heat maps of f_t and c_t per unit (rows) over time (columns), markers dashed in red."""
+    f, c, x, marks = belt["f"], belt["c"], belt["x"], belt["marks"]
+    H, T = f.shape
+    # Units that the first marked value changes most go on top: the ones that store it.
+    before = c[:, marks[0] - 1] if marks[0] > 0 else np.zeros(H)
+    order = np.argsort(-np.abs(c[:, marks[0]] - before), kind="stable")
+    t = np.arange(1, T + 1)
+    extent = (0.5, T + 0.5, H + 0.5, 0.5)
+
+    fig = Figure(figsize=(11, 8))
+    grid = fig.add_gridspec(3, 2, height_ratios=[1, 2.6, 2.6], width_ratios=[60, 1],
+                            hspace=0.42, wspace=0.03)
+    ax0 = fig.add_subplot(grid[0, 0])
+    colours = np.where(x[:, 1] > 0, "tab:red", "#b0b0b0")
+    ax0.bar(t, x[:, 0], width=0.8, color=colours)
+    ax0.set_ylim(0, 1.05)
+    ax0.set_ylabel("input value")
+    a, b = x[marks, 0]
+    ax0.set_title(f"one adding-problem sequence, T = {T}: target {a:.2f} + {b:.2f} = "
+                  f"{belt['target']:.3f}, the trained LSTM predicts {belt['prediction']:.3f}",
+                  fontsize=10)
+
+    ax1 = fig.add_subplot(grid[1, 0], sharex=ax0)
+    im1 = ax1.imshow(f[order], aspect="auto", cmap="viridis", vmin=0, vmax=1, extent=extent,
+                     interpolation="nearest")
+    fig.colorbar(im1, cax=fig.add_subplot(grid[1, 1]), label="$f_t$")
+    ax1.set_title("forget gate $f_t$ per unit: 1 keeps the cell state, 0 erases it", fontsize=10)
+    ax1.set_ylabel("unit")
+
+    ax2 = fig.add_subplot(grid[2, 0], sharex=ax0)
+    lim = max(float(np.abs(c).max()), 1e-6)
+    im2 = ax2.imshow(c[order], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                     extent=extent, interpolation="nearest")
+    fig.colorbar(im2, cax=fig.add_subplot(grid[2, 1]), label="$c_t$")
+    ax2.set_title("cell state $c_t$ per unit: what the conveyor belt carries", fontsize=10)
+    ax2.set_ylabel("unit")
+    ax2.set_xlabel("time step t")
+    for ax in (ax0, ax1, ax2):
+        for m in marks:
+            # outline the marked column (a line through it would hide what happens there)
+            for edge in (m + 0.5, m + 1.5):
+                ax.axvline(edge, color="tab:red", ls="--", lw=0.9)
+    ax0.set_xlim(0.5, T + 0.5)
+    fig.suptitle("The LSTM's conveyor belt at work: the two marked steps (red, dashed) "
+                 "over one sequence\n(units sorted by how much the first marked step "
+                 "changes $c$)", fontsize=11)
+    return save(fig, path)

@@ -1,0 +1,117 @@
+"""The run's configuration (`TrainConfig`): every choice that defines a training run, validated,
+stored as JSON in each checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn.checkpoint import Checkpoint, CheckpointError
+from rnn.errors import UserError
+
+CELLS = ("rnn", "lstm", "gru", "peephole")
+TASKS = ("adding", "copy", "reber", "text")
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+_FIELD_TYPES = {"task": (str,), "cell": (str,), "hidden": (int,), "layers": (int,),
+                "seq_len": (int,), "batch": (int,), "steps": (int,), "lr": (float, int),
+                "optimizer": (str,), "momentum": (float, int), "clip": (float, int),
+                "seed": (int,), "dtype": (str,), "val_every": (int,), "val_size": (int,),
+                "text": (str,), "val_fraction": (float, int), "embedding": (int,),
+                "forget_bias": (float, int), "fused": (bool,)}
+
+# Sequence length per task when --seq-len is not given (for copy it is the delay).
+DEFAULT_SEQ_LEN = {"adding": 50, "copy": 20, "reber": 0, "text": 64}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; stored as JSON in every checkpoint."""
+
+    task: str = "adding"
+    cell: str = "lstm"
+    hidden: int = 64
+    layers: int = 1
+    seq_len: int | None = None
+    batch: int = 32
+    steps: int = 1000
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    clip: float = 1.0
+    seed: int = 0
+    dtype: str = "float64"
+    val_every: int = 100
+    val_size: int = 512
+    text: str | None = None
+    val_fraction: float = 0.1
+    embedding: int = 0
+    forget_bias: float = 1.0
+    fused: bool = True
+
+    def __post_init__(self):
+        if self.seq_len is None:
+            self.seq_len = DEFAULT_SEQ_LEN.get(self.task, 50)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise UserError for values no run can use."""
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), _FIELD_TYPES.get(f.name)
+            if value is None and f.default is None:
+                continue
+            if kind is not None and (not isinstance(value, kind) or
+                                     (isinstance(value, bool) and bool not in kind)):
+                raise UserError(f"config {f.name}={value!r}: expected "
+                                f"{' or '.join(k.__name__ for k in kind)}")
+        if self.task not in TASKS:
+            raise UserError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
+        if self.cell not in CELLS:
+            raise UserError(f"unknown cell {self.cell!r}; choose from {', '.join(CELLS)}")
+        if self.dtype not in DTYPES:
+            raise UserError(f"unknown dtype {self.dtype!r}; choose float32 or float64")
+        if self.optimizer not in ("adam", "sgd"):
+            raise UserError(f"unknown optimizer {self.optimizer!r}; choose adam or sgd")
+        for name in ("hidden", "layers", "batch", "val_every", "val_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, "
+                                f"got {getattr(self, name)}")
+        if self.steps < 0:
+            raise UserError(f"--steps must not be negative, got {self.steps}")
+        if self.task in ("adding",) and self.seq_len < 2:
+            raise UserError(f"--seq-len must be at least 2 for the adding problem, "
+                            f"got {self.seq_len}")
+        if self.task in ("copy", "text") and self.seq_len < 1:
+            raise UserError(f"--seq-len must be at least 1, got {self.seq_len}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"--lr must be a positive number, got {self.lr}")
+        if not (self.clip >= 0 and math.isfinite(self.clip)):
+            raise UserError(f"--clip must be >= 0 (0 turns clipping off), got {self.clip}")
+        if self.task == "text" and not self.text:
+            raise UserError("--task text needs --text FILE (a UTF-8 text file)")
+        if self.task != "text" and self.text:
+            raise UserError(f"--text is only used with --task text (got --task {self.task})")
+
+    def to_dict(self) -> dict:
+        """The config as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Build from a dict (e.g. a checkpoint's JSON); unknown keys raise UserError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise UserError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**d)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: Checkpoint) -> "TrainConfig":
+        """The config a checkpoint holds; CheckpointError if it is not a valid one."""
+        try:
+            return cls.from_dict(ckpt.config)
+        except (UserError, TypeError) as exc:
+            raise CheckpointError(f"{ckpt.path}: invalid config ({exc})") from None

@@ -1,0 +1,83 @@
+"""The models a run trains: a per-step classifier over tokens and a sequence regressor, built
+from a `TrainConfig` or restored from a checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd_lite import nn
+from autograd_lite.tensor import Tensor
+from rnn import tasks
+from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays
+from rnn.data import Vocab, one_hot
+from rnn.layers import make_layer
+from rnn.training.config import DTYPES, TrainConfig
+
+
+class CharModel(nn.Module):
+    """Per-step classifier over a token vocabulary: tokens -> recurrent layer -> logits.
+
+    Tokens enter one-hot (`embedding_dim=0`) or through a learned embedding. Used for
+    characters (char-rnn), copy-memory symbols and Reber-grammar symbols.
+    """
+
+    def __init__(self, vocab_size, hidden_size, cell="lstm", num_layers=1, embedding_dim=0,
+                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None):
+        rng = np.random.default_rng(rng)  # a Generator passes through as itself
+        self.vocab_size, self.dtype = vocab_size, np.dtype(dtype)
+        self.embed = (nn.Embedding(vocab_size, embedding_dim, dtype=dtype, rng=rng)
+                      if embedding_dim else None)
+        self.layer = make_layer(cell, embedding_dim or vocab_size, hidden_size,
+                                num_layers=num_layers, dtype=dtype, fused=fused,
+                                forget_bias=forget_bias, rng=rng)
+        self.decoder = nn.Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
+
+    def forward(self, ids, state=None):
+        """ids (T, B) integers -> (logits (T, B, V), final state)."""
+        ids = np.asarray(ids)
+        x = self.embed(ids) if self.embed is not None else Tensor(
+            one_hot(ids, self.vocab_size, self.dtype))
+        outputs, state = self.layer(x, state)
+        return self.decoder(outputs), state
+
+
+class RegressionModel(nn.Module):
+    """Sequence -> recurrent layer -> Linear on the last output (the adding problem)."""
+
+    def __init__(self, input_size, hidden_size, cell="lstm", output_size=1, num_layers=1,
+                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None):
+        rng = np.random.default_rng(rng)  # a Generator passes through as itself
+        self.dtype = np.dtype(dtype)
+        self.layer = make_layer(cell, input_size, hidden_size, num_layers=num_layers,
+                                dtype=dtype, fused=fused, forget_bias=forget_bias, rng=rng)
+        self.decoder = nn.Linear(hidden_size, output_size, dtype=dtype, rng=rng)
+
+    def forward(self, x, state=None):
+        """x (T, B, D) -> (prediction (B, output_size), final state)."""
+        outputs, state = self.layer(x, state)
+        return self.decoder(outputs[-1]), state
+
+
+def make_model(config: TrainConfig, vocab_size: int | None = None, rng=None):
+    """The model for `config`'s task (`vocab_size` is needed for text only)."""
+    common = dict(dtype=DTYPES[config.dtype], fused=config.fused,
+                  forget_bias=config.forget_bias,
+                  rng=np.random.default_rng([config.seed, 0]) if rng is None else rng)
+    if config.task == "adding":
+        return RegressionModel(2, config.hidden, config.cell, 1, config.layers, **common)
+    size = {"copy": tasks.COPY_VOCAB, "reber": len(tasks.REBER_SYMBOLS)}.get(config.task,
+                                                                            vocab_size)
+    return CharModel(size, config.hidden, config.cell, config.layers, config.embedding,
+                     **common)
+
+
+def model_from_checkpoint(ckpt: Checkpoint):
+    """(model, config, vocab) with the checkpoint's parameters, without reading any data."""
+    config = TrainConfig.from_checkpoint(ckpt)
+    vocab = Vocab(ckpt.vocab) if ckpt.vocab else None
+    if config.task == "text" and vocab is None:
+        raise CheckpointError(f"{ckpt.path}: a text model's checkpoint needs a vocabulary")
+    model = make_model(config, len(vocab) if vocab else None, rng=0)
+    check_arrays(ckpt.path, "parameter", ckpt.params, model.state_dict())
+    model.load_state_dict(ckpt.params)
+    return model, config, vocab

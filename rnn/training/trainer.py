@@ -1,0 +1,298 @@
+"""The Trainer: optimizer steps with clipping by global norm, validation every `val_every`
+steps, a tqdm bar, a loss history, and checkpoints (atomic; also on Ctrl-C).
+
+All randomness after initialisation comes from one saved `np.random.Generator`, so a resumed
+run is bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from autograd_lite import optim
+from autograd_lite.tensor import Tensor, total_norm
+from rnn.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_arrays,
+    load_checkpoint,
+    save_checkpoint,
+)
+from rnn.data import DataError, Vocab
+from rnn.errors import UserError
+from rnn.layers import detach_state
+from rnn.training.config import TrainConfig
+from rnn.training.problems import Problem, build
+
+
+class TrainingError(UserError):
+    """Training cannot go on (e.g. the gradient became NaN); one line for the CLI."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `Trainer.fit`; the state was saved to `path` (None if it was not)."""
+
+    def __init__(self, step: int, path: str | None):
+        super().__init__(f"interrupted at step {step}")
+        self.step, self.path = step, path
+
+
+def _state_arrays(state) -> list[np.ndarray]:
+    """A layer state (None, h, or (h, c)) as a list of plain arrays."""
+    if state is None:
+        return []
+    parts = state if isinstance(state, (tuple, list)) else (state,)
+    return [np.array(getattr(p, "data", p)) for p in parts]
+
+
+def _state_from_arrays(arrays):
+    """Inverse of `_state_arrays`."""
+    if not arrays:
+        return None
+    tensors = tuple(Tensor(a) for a in arrays)
+    return tensors[0] if len(tensors) == 1 else tensors
+
+
+def make_optimizer(name, params, lr, momentum=0.0):
+    """Adam (default) or SGD (with optional momentum)."""
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum)
+    raise UserError(f"unknown optimizer {name!r}; choose adam or sgd")
+
+
+def _use_progress(progress) -> bool:
+    if progress is None:
+        return sys.stderr.isatty()
+    return bool(progress)
+
+
+class Trainer:
+    """Trains `model` on `problem` step by step; see `fit`.
+
+    `history` holds per-step 'loss' and 'grad_norm' (the norm before clipping), and per
+    validation 'val_step', 'val_loss' and 'val_<metric>'. `log` (a callable taking a line)
+    receives the start line and the validation results.
+    """
+
+    def __init__(self, model, problem: Problem, *, optimizer="adam", lr=1e-3, momentum=0.0,
+                 clip=1.0, seed=0, val_every=100, checkpoint=None, save_every=0,
+                 config: TrainConfig | None = None, vocab: Vocab | None = None,
+                 progress=None, log=None):
+        self.model, self.problem = model, problem
+        self.params = model.parameters()
+        self.optimizer = make_optimizer(optimizer, self.params, lr, momentum)
+        self.clip = clip
+        self.rng = np.random.default_rng([seed, 1])  # data order; saved in checkpoints
+        self.val_every, self.save_every = val_every, save_every
+        self.checkpoint_path = checkpoint
+        self.config, self.vocab = config, vocab
+        self.progress = progress
+        self.log = log or (lambda line: None)
+        self.step = 0
+        self.carry = None  # final state of the previous batch (stateful problems)
+        self.history = {"loss": [], "grad_norm": [], "val_step": [], "val_loss": []}
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, vocab: Vocab | None = None,
+                    **kwargs) -> "Trainer":
+        """A fresh Trainer (model, problem, optimizer) for `config`; `vocab` is the one the
+        text must fit (when resuming)."""
+        model, problem, vocab = build(config, vocab)
+        return cls(model, problem, optimizer=config.optimizer, lr=config.lr,
+                   momentum=config.momentum, clip=config.clip, seed=config.seed,
+                   val_every=config.val_every, config=config, vocab=vocab, **kwargs)
+
+    @classmethod
+    def resume(cls, path, steps: int | None = None, **kwargs) -> "Trainer":
+        """A Trainer restored from the checkpoint at `path` (the config is the saved one)."""
+        ckpt = load_checkpoint(path)
+        config = TrainConfig.from_checkpoint(ckpt)
+        if steps is not None:
+            config.steps = steps
+        try:
+            trainer = cls.from_config(config, Vocab(ckpt.vocab) if ckpt.vocab else None,
+                                      checkpoint=path, **kwargs)
+        except DataError as exc:
+            raise UserError(f"cannot resume from {path}: {exc}") from None
+        trainer.restore(ckpt)
+        return trainer
+
+    # -- one step -----------------------------------------------------------------------
+    def train_step(self) -> tuple[float, float]:
+        """One optimizer step; returns (loss, gradient norm before clipping)."""
+        problem = self.problem
+        if problem.stateful and problem.starts_epoch(self.step):
+            self.carry = None
+        batch = problem.batch(self.step, self.rng)
+        self.model.zero_grad()
+        loss, state = problem.loss(self.model, batch, self.carry)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingError(f"the loss became {value} at step {self.step + 1}; "
+                                f"try a lower --lr or a smaller --clip")
+        loss.backward()
+        if self.clip > 0:
+            norm = optim.clip_grad_norm(self.params, self.clip)
+        else:
+            norm = total_norm([p.grad for p in self.params if p.grad is not None])
+        if not math.isfinite(norm):
+            raise TrainingError(f"the gradient norm became {norm} at step {self.step + 1}; "
+                                f"try a lower --lr or a smaller --clip")
+        self.optimizer.step()
+        if problem.stateful:
+            self.carry = detach_state(state)
+        self.step += 1
+        self.history["loss"].append(value)
+        self.history["grad_norm"].append(norm)
+        return value, norm
+
+    def validate(self) -> dict[str, float]:
+        """Run the problem's validation and record it in the history."""
+        metrics = self.problem.evaluate(self.model)
+        if metrics:
+            self.history["val_step"].append(self.step)
+            for name, value in metrics.items():
+                self.history.setdefault(f"val_{name}", []).append(value)
+        return metrics
+
+    # -- the loop -----------------------------------------------------------------------
+    def fit(self, steps: int | None = None) -> dict:
+        """Train until `self.step == steps` (the config's steps by default); the history.
+
+        Ctrl-C finishes the current step, saves a checkpoint (when a path is set) and raises
+        `TrainingInterrupted`; a second Ctrl-C aborts at once without saving.
+        """
+        if steps is None:
+            steps = self.config.steps if self.config else self.step
+        flag = {"stop": False}
+
+        def on_sigint(signum, frame):
+            if flag["stop"]:
+                raise KeyboardInterrupt
+            flag["stop"] = True
+
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+        try:
+            self.log(f"training {self._describe()} from step {self.step} to {steps}")
+            self._loop(steps, flag)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        if flag["stop"]:
+            path = self.save() if self.checkpoint_path else None
+            raise TrainingInterrupted(self.step, path)
+        if self.checkpoint_path:
+            self.save()
+        return self.history
+
+    def _describe(self) -> str:
+        c = self.config
+        if c is None:
+            return type(self.model).__name__
+        return f"{c.cell} (hidden {c.hidden}) on {c.task}"
+
+    def _loop(self, steps, flag):
+        # The run's last step is always validated; an intermediate target (fit(k) of a
+        # longer run) is not, so a run split in parts records what an unsplit one does.
+        final = self.config.steps if self.config else steps
+        bar = tqdm(total=steps, initial=self.step, disable=not _use_progress(self.progress),
+                   file=sys.stderr, dynamic_ncols=True, unit="step", leave=True)
+        tokens, t0 = 0, time.perf_counter()
+        try:
+            while self.step < steps and not flag["stop"]:
+                loss, norm = self.train_step()
+                tokens += self.problem.tokens_per_batch
+                bar.update(1)
+                elapsed = time.perf_counter() - t0
+                if not bar.disable and elapsed > 0:
+                    bar.set_postfix({"loss": f"{loss:.4f}", "grad norm": f"{norm:.2g}",
+                                     "tokens/s": f"{tokens / elapsed:,.0f}"}, refresh=False)
+                if self.step % self.val_every == 0 or self.step == final:
+                    metrics = self.validate()
+                    shown = "  ".join(f"val_{k} {v:.4f}" for k, v in metrics.items())
+                    self.log(f"step {self.step:>6}  loss {loss:.4f}  {shown}")
+                if (self.save_every and self.checkpoint_path
+                        and self.step % self.save_every == 0 and self.step < steps):
+                    self.save()
+        finally:
+            bar.close()
+
+    # -- checkpoints --------------------------------------------------------------------
+    def to_checkpoint(self) -> Checkpoint:
+        """The full training state as a `Checkpoint`."""
+        history = {}
+        for name, values in self.history.items():
+            dtype = np.int64 if name == "val_step" else np.float64
+            history[name] = np.asarray(values, dtype=dtype)
+        return Checkpoint(
+            config=self.config.to_dict() if self.config else {},
+            params=self.model.state_dict(),
+            step=self.step,
+            optim=self.optimizer.state_dict(),
+            rng_state=self.rng.bit_generator.state,
+            history=history,
+            vocab=self.vocab.chars if self.vocab else None,
+            carry=_state_arrays(self.carry),
+        )
+
+    def save(self, path=None) -> str:
+        """Write a checkpoint (atomically) to `path` or the Trainer's checkpoint path."""
+        path = path or self.checkpoint_path
+        if not path:
+            raise ValueError("Trainer.save: no checkpoint path")
+        return save_checkpoint(path, self.to_checkpoint())
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Load parameters, optimizer state, step, RNG state, history and carried state."""
+        path = ckpt.path
+        check_arrays(path, "parameter", ckpt.params, self.model.state_dict())
+        check_arrays(path, "optimizer state", ckpt.optim, self.optimizer.state_dict())
+        if self.vocab is not None and ckpt.vocab != self.vocab.chars:
+            raise CheckpointError(f"{path}: the text's vocabulary differs from the checkpoint's")
+        for name in ("loss", "grad_norm"):
+            if len(ckpt.history.get(name, ())) != ckpt.step:
+                raise CheckpointError(f"{path}: history/{name} should have {ckpt.step} "
+                                      f"entries")
+        if ckpt.rng_state is None:
+            raise CheckpointError(f"{path}: the checkpoint holds no RNG state")
+        expected_carry = self._carry_shapes() if ckpt.carry else []
+        if [a.shape for a in ckpt.carry] != expected_carry:
+            raise CheckpointError(f"{path}: carried state has shapes "
+                                  f"{[a.shape for a in ckpt.carry]}, expected {expected_carry}")
+        self.model.load_state_dict(ckpt.params)
+        self.optimizer.load_state_dict(ckpt.optim)
+        self.rng.bit_generator.state = ckpt.rng_state
+        self.step = ckpt.step
+        self.history = {name: a.tolist() for name, a in ckpt.history.items()}
+        for name in ("loss", "grad_norm", "val_step", "val_loss"):
+            self.history.setdefault(name, [])
+        dtype = self.model.dtype
+        self.carry = _state_from_arrays([a.astype(dtype) for a in ckpt.carry])
+
+    def _carry_shapes(self):
+        c = self.config
+        shape = (c.layers, c.batch, c.hidden)
+        return [shape, shape] if c.cell in ("lstm", "peephole") else [shape]
+
+
+def train(config: TrainConfig, *, checkpoint=None, resume=False, progress=None, log=None,
+          save_every=0) -> Trainer:
+    """Train per `config` (resuming from `checkpoint` when `resume`); the finished Trainer."""
+    if resume:
+        trainer = Trainer.resume(checkpoint, steps=config.steps, progress=progress, log=log,
+                                 save_every=save_every)
+    else:
+        trainer = Trainer.from_config(config, checkpoint=checkpoint, progress=progress,
+                                      log=log, save_every=save_every)
+    trainer.fit()
+    return trainer
