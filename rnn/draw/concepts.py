@@ -53,7 +53,7 @@ _KINDS = {
 }
 
 
-class _Kit:
+class Kit:
     """Adds nodes and lines in the palette; when `lit` is given, parts outside it are greyed."""
 
     def __init__(self, graph: graphviz.Digraph, lit: frozenset | None = None):
@@ -108,7 +108,7 @@ def _modules(steps: int) -> list[tuple[str, int]]:
 def folded_rnn() -> graphviz.Digraph:
     """The RNN folded: x_t goes into A, h_t comes out, and A feeds itself through a loop."""
     graph = digraph("folded_rnn", rankdir="BT")
-    kit = _Kit(graph)
+    kit = Kit(graph)
     kit.node(graph, "m0_x", "input", sub("x", "t"))
     kit.node(graph, "m0_A", "module", "A")
     kit.node(graph, "m0_h", "output", sub("h", "t"))
@@ -121,7 +121,7 @@ def folded_rnn() -> graphviz.Digraph:
 def unrolled_rnn(steps: int = 4) -> graphviz.Digraph:
     """The same RNN unrolled for `steps` time steps: one copy of A per step, each a cluster."""
     graph = digraph("unrolled_rnn", rankdir="BT", newrank="true", nodesep="0.5")
-    kit = _Kit(graph)
+    kit = Kit(graph)
     for t in range(check_steps(steps)):
         step = graphviz.Digraph(f"cluster_t{t}")
         step.attr(style="invis", margin="4")
@@ -144,7 +144,7 @@ def unrolled_rnn(steps: int = 4) -> graphviz.Digraph:
 def _cells(name: str, cell: Cell, steps: int, lit=None, caption=(), box=True):
     """Draw `steps` copies of `cell` side by side, the states flowing left to right."""
     graph = digraph(name, caption, layout="neato", splines="line")
-    kit = _Kit(graph, None if lit is None else frozenset(lit))
+    kit = Kit(graph, None if lit is None else frozenset(lit))
     names = _modules(steps)
     inside = {p: v for p, v in cell.nodes.items() if v[0] not in ("input", "output")}
     left = min(col for _, _, col, _ in inside.values())
@@ -227,7 +227,7 @@ def gate() -> graphviz.Digraph:
 def legend() -> graphviz.Digraph:
     """What the shapes and lines mean: layer, pointwise operation, transfer, concatenate, copy."""
     graph = digraph("legend", layout="neato", splines="line")
-    kit = _Kit(graph)
+    kit = Kit(graph)
     items = [
         ("Neural Network<br/>Layer", {"box": ("layer", "", 0, 0)}, []),
         ("Pointwise<br/>Operation", {"op": ("op", "", 0, 0)}, []),
