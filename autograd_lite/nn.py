@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_lite import ops
-from autograd_lite.tensor import Tensor, _frozen
+from autograd_lite.errors import ShapeError, describe
+from autograd_lite.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A trainable tensor: requires grad, drawn apart in graphs, found by `Module`."""
+    """A trainable tensor: requires grad, drawn apart in graphs, found by `Module`.
+
+    Its `.data` is read-only, like every tensor's, so `p.data -= lr * p.grad` fails with
+    NumPy's "output array is read-only". Update it with `p.sub_(lr * p.grad)` or
+    `p.assign(values)`: both install a new array, so graphs built earlier keep theirs.
+    """
 
     __slots__ = ()
 
@@ -23,7 +29,19 @@ class Parameter(Tensor):
         if values.shape != self.shape:
             raise ValueError(f"assign: parameter '{self.label}' has shape {self.shape}, "
                              f"got {values.shape}")
-        self.data = _frozen(values)
+        values.setflags(write=False)
+        self.data = values
+
+    def sub_(self, delta) -> "Parameter":
+        """p <- p - delta, for hand-written updates (delta is cast to p's dtype); returns p."""
+        delta = np.asarray(delta.data if isinstance(delta, Tensor) else delta, dtype=self.dtype)
+        values = self.data - delta
+        if values.shape != self.shape:
+            raise ShapeError(f"sub_: parameter {describe(self)} cannot take a delta of shape "
+                             f"{delta.shape}")
+        values.setflags(write=False)
+        self.data = values
+        return self
 
 
 class Module:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from autograd_lite.tensor import _frozen, total_norm
+from autograd_lite.kernels import total_norm
 
 
 def _grad_of(p):
@@ -74,7 +74,7 @@ class SGD(Optimizer):
             if self.momentum:
                 self.velocity[k] = self.momentum * self.velocity[k] + g
                 g = self.velocity[k]
-            p.data = _frozen(p.data - self.lr * g)
+            p.sub_(self.lr * g)
 
 
 class Adam(Optimizer):
@@ -103,7 +103,7 @@ class Adam(Optimizer):
             self.m[k] = b1 * self.m[k] + (1 - b1) * g
             self.v[k] = b2 * self.v[k] + (1 - b2) * (g * g)
             update = (self.lr / c1) * self.m[k] / (np.sqrt(self.v[k] / c2) + self.eps)
-            p.data = _frozen(p.data - update.astype(p.dtype, copy=False))
+            p.sub_(update)  # (cast to p's dtype)
 
 
 def clip_grad_norm(params, max_norm: float, error_if_nonfinite: bool = False) -> float:
