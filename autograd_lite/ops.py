@@ -245,9 +245,12 @@ def cross_entropy(logits, targets, reduction="mean"):
     _check_reduction("cross_entropy", reduction)
     logits = as_tensor(logits)
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if logits.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating point, got {describe(logits)} "
+                        f"of dtype {logits.dtype}")
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: targets must be integers, got dtype {t.dtype}")
-    if logits.shape[:-1] != t.shape:
+    if logits.ndim == 0 or logits.shape[:-1] != t.shape:
         raise ShapeError(f"cross_entropy: logits {describe(logits)} need targets of shape "
                          f"{logits.shape[:-1]}, got {t.shape}")
     n_classes = logits.shape[-1]
@@ -260,9 +263,15 @@ def cross_entropy(logits, targets, reduction="mean"):
 
 
 def mse(pred, target, reduction="mean"):
-    """Mean (or summed) squared error."""
+    """Mean (or summed) squared error; target has pred's shape, or is a single number."""
     _check_reduction("mse", reduction)
     pred = as_tensor(pred)
-    diff = pred - as_tensor(target, pred.dtype)
+    target = as_tensor(target, pred.dtype)
+    if target.ndim and target.shape != pred.shape:
+        # Broadcasting (4, 1) against (4,) would silently compare every prediction with
+        # every target, (4, 4) pairs.
+        raise ShapeError(f"mse: pred {describe(pred)} and target {describe(target)} must have "
+                         f"the same shape")
+    diff = pred - target
     sq = diff * diff
     return sq.mean() if reduction == "mean" else sq.sum()
