@@ -25,7 +25,7 @@ __all__ = [
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
-    `Tensor(data)` copies `data`. `.data` is read-only, so no in-place write
+    `Tensor(data)` copies `data` (numbers only). `.data` is read-only, so no in-place write
     can change what backward will read; to update a parameter use `Parameter.sub_` or
     `Parameter.assign`. Gradients land in `.grad` (an ndarray of the same shape and dtype)
     when `.backward()` runs. Node fields, set by the op that made the tensor: `creator` (the
@@ -39,7 +39,8 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, label: str | None = None, dtype=None):
         array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype)  # a copy
-        if requires_grad and array.dtype.kind not in "fc":
+        _check_numeric(array, label)
+        if requires_grad and array.dtype.kind != "f":
             raise TypeError(
                 f"Tensor{_named(label)}: only floating-point tensors can require grad, got "
                 f"dtype {array.dtype} with shape {array.shape}"
@@ -85,6 +86,11 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self):
+        # Data-dependent control flow is refused on purpose: the graph would not record it.
+        raise TypeError(f"the truth value of a Tensor is not defined ({describe(self)}); use "
+                        f".item() for a number, or compare arrays with .data")
 
     def __repr__(self) -> str:
         extra = f", label={self.label!r}" if self.label else ""
@@ -248,6 +254,12 @@ def _named(label) -> str:
     return f" {label!r}" if label else ""
 
 
+def _check_numeric(array: np.ndarray, label) -> None:
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"Tensor{_named(label)}: data must be numbers (bool, integer, "
+                        f"floating-point or complex), got dtype {array.dtype}")
+
+
 def _frozen(array: np.ndarray) -> np.ndarray:
     # Arrays kept in the graph are read-only, so a later in-place write cannot silently
     # corrupt what backward will read: numpy raises "assignment destination is read-only".
@@ -289,7 +301,9 @@ def as_tensor(x, dtype=None) -> Tensor:
         # A Python scalar takes the other operand's dtype, so float32 stays float32; a
         # float scalar with an integer tensor still gives float64, as in NumPy.
         return _leaf(_frozen(np.array(x, dtype=dtype)))  # fresh: frozen without a copy
-    return _leaf(np.asarray(x))
+    array = np.asarray(x)
+    _check_numeric(array, None)
+    return _leaf(array)
 
 
 # ------------------------------------------------------------------------------------------
