@@ -1,0 +1,64 @@
+"""Optimizers, clipping, layer sizes and parameter updates refuse nonsense, naming it."""
+
+import math
+
+import numpy as np
+import pytest
+
+from autograd_lite import Tensor
+from autograd_lite.nn import Parameter
+from autograd_lite.optim import SGD, Adam, clip_grad_norm
+
+
+def params():
+    return [Parameter([1.0, -2.0], label="w")]
+
+
+# -- optimizer hyperparameters ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda: SGD(params(), lr=float("nan")), r"SGD: lr must be positive and finite, got nan"),
+    (lambda: SGD(params(), lr=float("inf")), r"SGD: lr must be positive and finite, got inf"),
+    (lambda: SGD(params(), lr=-0.1), r"SGD: lr must be positive and finite, got -0.1"),
+    (lambda: Adam(params(), lr=0), r"Adam: lr must be positive and finite, got 0"),
+    (lambda: Adam(params(), lr="0.1"), r"Adam: lr must be positive and finite, got '0.1'"),
+    (lambda: SGD(params(), lr=True), r"SGD: lr must be positive and finite, got True"),
+    (lambda: SGD(params(), momentum=-0.5), r"SGD: momentum must be in \[0, 1\), got -0.5"),
+    (lambda: SGD(params(), momentum=1.0), r"SGD: momentum must be in \[0, 1\), got 1.0"),
+    (lambda: SGD(params(), momentum=float("nan")), r"SGD: momentum must be .* got nan"),
+    (lambda: Adam(params(), betas=(1.0, 0.999)), r"Adam: betas\[0\] must be in \[0, 1\), got 1.0"),
+    (lambda: Adam(params(), betas=(0.9, -0.1)), r"Adam: betas\[1\] must be in \[0, 1\), got -0.1"),
+    (lambda: Adam(params(), betas=(0.9,)), r"Adam: betas must be a pair \(beta1, beta2\)"),
+    (lambda: Adam(params(), eps=0.0), r"Adam: eps must be positive and finite, got 0.0"),
+    (lambda: Adam(params(), eps=-1e-8), r"Adam: eps must be positive and finite, got -1e-08"),
+])
+def test_optimizer_rejects_nonsense_hyperparameters(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_optimizer_takes_only_parameters():
+    with pytest.raises(TypeError, match=r"SGD: params\[1\] is a Tensor, not a Parameter"):
+        SGD([Parameter([1.0]), Tensor([1.0], requires_grad=True)], lr=0.1)
+
+
+def test_sensible_hyperparameters_are_accepted():
+    SGD(params(), lr=np.float32(0.1), momentum=0.0)
+    Adam(params(), lr=1, betas=(0, 0.5), eps=1e-12)
+
+
+@pytest.mark.parametrize("max_norm", [-1.0, 0.0, float("nan"), "1"])
+def test_clip_rejects_a_max_norm_that_is_not_positive(max_norm):
+    p = Parameter([3.0, 4.0], label="w")
+    p.grad = np.array([3.0, 4.0])
+    with pytest.raises(ValueError, match=r"clip_grad_norm: max_norm must be positive, got "):
+        clip_grad_norm([p], max_norm=max_norm)
+    np.testing.assert_array_equal(p.grad, [3.0, 4.0])  # no sign flip, nothing scaled
+
+
+def test_clip_with_infinite_max_norm_clips_nothing():
+    p = Parameter([0.0, 0.0])
+    p.grad = np.array([3.0, 4.0])
+    assert clip_grad_norm([p], max_norm=math.inf) == 5.0
+    np.testing.assert_array_equal(p.grad, [3.0, 4.0])
