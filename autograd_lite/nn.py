@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from autograd_lite import ops
@@ -42,6 +44,16 @@ class Parameter(Tensor):
         values.setflags(write=False)
         self.data = values
         return self
+
+
+def check_size(owner: str, name: str, value) -> int:
+    """`value` as a positive int (integral floats allowed), else an error naming both."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a positive integer, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if not (isinstance(value, numbers.Integral) or float(value).is_integer()) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class Module:
@@ -137,6 +149,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
+        in_features = check_size("Linear", "in_features", in_features)
+        out_features = check_size("Linear", "out_features", out_features)
         rng = _rng(rng)
         bound = 1.0 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)),
@@ -153,6 +167,8 @@ class Embedding(Module):
     """A lookup table: integer ids (any shape) -> rows of `weight` (num, dim), N(0, 1) init."""
 
     def __init__(self, num_embeddings, embedding_dim, dtype=np.float64, rng=None):
+        num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
         self.weight = Parameter(_rng(rng).standard_normal((num_embeddings, embedding_dim)),
                                 label="E", dtype=dtype)
 

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
+import autograd_lite as al
 from autograd_lite import Tensor
-from autograd_lite.nn import Parameter
+from autograd_lite.nn import Embedding, Linear, Parameter, check_size
 from autograd_lite.optim import SGD, Adam, clip_grad_norm
 
 
@@ -62,3 +63,31 @@ def test_clip_with_infinite_max_norm_clips_nothing():
     p.grad = np.array([3.0, 4.0])
     assert clip_grad_norm([p], max_norm=math.inf) == 5.0
     np.testing.assert_array_equal(p.grad, [3.0, 4.0])
+
+
+# -- layer sizes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, error, pattern", [
+    (lambda: Linear(0, 2), ValueError, r"Linear: in_features must be a positive integer, got 0"),
+    (lambda: Linear(2.5, 4), ValueError, r"Linear: in_features must be .* got 2.5"),
+    (lambda: Linear(3, -1), ValueError, r"Linear: out_features must be .* got -1"),
+    (lambda: Linear(True, 4), TypeError, r"Linear: in_features must be .* got True of type bool"),
+    (lambda: Linear("3", 4), TypeError, r"Linear: in_features must be .* got '3' of type str"),
+    (lambda: Linear(3, float("nan")), ValueError, r"Linear: out_features .* got nan"),
+    (lambda: Embedding(0, 3), ValueError, r"Embedding: num_embeddings must be a positive "),
+    (lambda: Embedding(5, 1.5), ValueError, r"Embedding: embedding_dim must be .* got 1.5"),
+])
+def test_layer_sizes_must_be_positive_integers(make, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make()
+
+
+def test_integral_sizes_of_any_integer_type_are_accepted():
+    assert Linear(3.0, np.int64(2), rng=0).weight.shape == (2, 3)
+    assert Embedding(np.int32(4), 2, rng=0).weight.shape == (4, 2)
+    assert check_size("GRU", "hidden_size", 4.0) == 4 and type(check_size("a", "b", 4.0)) is int
+
+
+def test_check_size_is_exported_from_nn():
+    assert al.nn.check_size is check_size
