@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as al
-from autograd_lite import Tensor
+from autograd_lite import ShapeError, Tensor
 from autograd_lite.nn import Embedding, Linear, Parameter, check_size
 from autograd_lite.optim import SGD, Adam, clip_grad_norm
 
@@ -91,3 +91,52 @@ def test_integral_sizes_of_any_integer_type_are_accepted():
 
 def test_check_size_is_exported_from_nn():
     assert al.nn.check_size is check_size
+
+
+# -- updating parameters by hand --------------------------------------------------------------
+
+
+def test_in_place_write_to_parameter_data_still_raises():
+    p = Parameter([1.0, 2.0])
+    with pytest.raises(ValueError, match="read-only"):
+        p.data -= 0.1
+    assert "sub_" in Parameter.__doc__ and "read-only" in Parameter.__doc__
+
+
+def test_sub_updates_the_values_and_keeps_saved_arrays():
+    p = Parameter([1.0, 2.0], label="w")
+    y = (p * p).sum()  # backward reads the values p had here
+    old = p.data
+    assert p.sub_(np.array([0.5, 0.5])) is p
+    np.testing.assert_array_equal(p.data, [0.5, 1.5])
+    np.testing.assert_array_equal(old, [1.0, 2.0])
+    assert not p.data.flags.writeable
+    y.backward()
+    np.testing.assert_array_equal(p.grad, [2.0, 4.0])
+
+
+def test_hand_written_sgd_loop_with_sub_matches_the_optimizer():
+    mine, theirs = Parameter([1.0, -2.0]), Parameter([1.0, -2.0])
+    opt = SGD([theirs], lr=0.1)
+    for _ in range(3):
+        for p in (mine, theirs):
+            p.grad = None
+            (p * p).sum().backward()
+        mine.sub_(0.1 * mine.grad)
+        opt.step()
+    np.testing.assert_array_equal(mine.data, theirs.data)
+
+
+def test_sub_keeps_dtype_and_accepts_tensors_and_broadcasting():
+    p = Parameter(np.ones(3, np.float32))
+    p.sub_(Tensor(np.float64(0.25)))
+    assert p.dtype == np.float32
+    np.testing.assert_array_equal(p.data, [0.75, 0.75, 0.75])
+
+
+def test_sub_with_a_delta_that_changes_the_shape_is_refused():
+    p = Parameter([1.0, 2.0], label="w")
+    with pytest.raises(ShapeError, match=r"sub_: parameter 'w' \(2,\) cannot take a delta of "
+                                         r"shape \(3, 2\)"):
+        p.sub_(np.ones((3, 2)))
+    np.testing.assert_array_equal(p.data, [1.0, 2.0])
