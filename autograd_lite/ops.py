@@ -1,10 +1,7 @@
 """Public functions over the op table: arithmetic, activations, joins, indexing and losses.
 
-Each validates its arguments and runs one table op through `apply` (or a Tensor method).
-The table itself lives in `autograd_lite.table` and is re-exported here (`ops.OPS`,
-`ops.defop`, `ops.ADD`, ...). Its VJP rules are `vjp(bk, g, out, *inputs, **attrs)`: the
-first argument, always named `bk`, is the backend (`NUMPY_BACKEND` for an ordinary backward
-pass, `ENGINE_BACKEND` when the backward pass is recorded); `B` means a batch size.
+Each validates its arguments, then runs a table op (`autograd_lite.table`, re-exported here).
+VJP rules take the backend first, always named `bk`: `vjp(bk, g, out, *inputs, **attrs)`.
 """
 
 from __future__ import annotations
@@ -57,7 +54,7 @@ def _like(x, other) -> Tensor:
     return as_tensor(x, other.dtype if isinstance(other, Tensor) else None)
 
 
-# -- arithmetic (the functions behind Tensor's operators) -------------------------------------
+# -- arithmetic (module-level forms of Tensor's operators) ----------------------------------
 
 
 def add(a, b):

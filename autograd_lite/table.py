@@ -1,10 +1,8 @@
-"""The op table: every primitive's forward and its vector-Jacobian product, side by side.
+"""The op table: every primitive's forward and its VJP rule side by side, and the backends.
 
-A VJP rule is `vjp(bk, g, out, *inputs, **attrs) -> tuple aligned with inputs` (None = no
-gradient). Its first argument `bk` is always the backend (`Backend` below): NumPy arrays for
-an ordinary backward pass, or the engine's own ops when the backward pass is itself recorded
-(`create_graph=True`, `grad(grad(f))`). (`B` is kept for batch sizes in the fused kernels.)
-Broadcasting is undone once, centrally, in the backward walk, never inside a rule.
+A rule is `vjp(bk, g, out, *inputs, **attrs) -> tuple aligned with inputs` (None = no
+gradient); `bk` is the backend it computes with: NumPy, or engine ops recorded for higher
+order (`B` means a batch size, never a backend). Broadcasting is undone in the backward walk.
 """
 
 from __future__ import annotations
@@ -45,11 +43,11 @@ def defop(name, forward, vjp, saves=False, higher_order=None, float_only=False) 
 
 
 class Backend:
-    """What a VJP rule computes with (its argument `bk`): every helper is a table op run
-    through `run`, on ndarrays (NumPy) or on Tensors (recorded, for higher order).
+    """What a VJP rule computes with (its `bk`): table ops run on arrays or on Tensors.
 
-    `raw(x)` is the array inside x; `lift(array)` makes a value of the backend's kind;
-    `records` says whether the backward pass itself is recorded.
+    Every helper is a table op run through `run`: the op's NumPy forward (NUMPY_BACKEND), or
+    `apply`, which records it (ENGINE_BACKEND, for higher order). `raw(x)` is the array in
+    x; `lift(array)` makes a value of the backend's kind; `records`: is the sweep recorded.
     """
 
     __slots__ = ("name", "run", "raw", "lift", "records")
