@@ -54,7 +54,7 @@ def _like(x, other) -> Tensor:
     return as_tensor(x, other.dtype if isinstance(other, Tensor) else None)
 
 
-# -- arithmetic (module-level forms of Tensor's operators) ----------------------------------
+# -- arithmetic (module-level forms of Tensor's operators) ------------------------------------
 
 
 def add(a, b):
