@@ -27,15 +27,9 @@ from autograd_lite.ops import (
     transpose,
     where,
 )
-from autograd_lite.tensor import (
-    AnomalyError,
-    GradientError,
-    ShapeError,
-    Tensor,
-    detect_anomaly,
-    is_grad_enabled,
-    no_grad,
-)
+from autograd_lite.errors import AnomalyError, GradientError, ShapeError
+from autograd_lite.state import detect_anomaly, is_grad_enabled, no_grad
+from autograd_lite.tensor import Tensor
 from autograd_lite import nn, optim  # noqa: E402,F401
 
 __all__ = [

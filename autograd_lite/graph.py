@@ -22,7 +22,7 @@ def _ancestors(root: Tensor) -> list[Tensor]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for p in reversed(node._parents):
+        for p in reversed(node.parents):
             if id(p) not in seen:
                 stack.append((p, False))
     return order
@@ -54,7 +54,7 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
             attrs=_attrs_text(t),
             is_output=t is tensor,
         )
-        for k, p in enumerate(t._parents):
+        for k, p in enumerate(t.parents):
             edge = (ids[id(p)], ids[id(t)])
             if g.has_edge(*edge):  # the same parent twice (x * x): keep every position
                 g.edges[edge]["args"] += (k,)
@@ -64,10 +64,10 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
 
 
 def _attrs_text(t: Tensor) -> str:
-    if not t._attrs:
+    if not t.attrs:
         return ""
     parts = []
-    for key, value in t._attrs.items():
+    for key, value in t.attrs.items():
         if isinstance(value, np.ndarray):
             value = f"array{value.shape}"
         parts.append(f"{key}={value}")

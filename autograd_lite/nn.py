@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from autograd_lite import ops
-from autograd_lite.tensor import Tensor, _frozen
+from autograd_lite.errors import ShapeError, describe
+from autograd_lite.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A trainable tensor: requires grad, drawn apart in graphs, found by `Module`."""
+    """A trainable tensor: requires grad, drawn apart in graphs, found by `Module`.
+
+    Its `.data` is read-only, like every tensor's, so `p.data -= lr * p.grad` fails with
+    NumPy's "output array is read-only". Update it with `p.sub_(lr * p.grad)` or
+    `p.assign(values)`: both install a new array, so graphs built earlier keep theirs.
+    """
 
     __slots__ = ()
 
@@ -23,7 +31,29 @@ class Parameter(Tensor):
         if values.shape != self.shape:
             raise ValueError(f"assign: parameter '{self.label}' has shape {self.shape}, "
                              f"got {values.shape}")
-        self.data = _frozen(values)
+        values.setflags(write=False)
+        self.data = values
+
+    def sub_(self, delta) -> "Parameter":
+        """p <- p - delta, for hand-written updates (delta is cast to p's dtype); returns p."""
+        delta = np.asarray(delta.data if isinstance(delta, Tensor) else delta, dtype=self.dtype)
+        values = self.data - delta
+        if values.shape != self.shape:
+            raise ShapeError(f"sub_: parameter {describe(self)} cannot take a delta of shape "
+                             f"{delta.shape}")
+        values.setflags(write=False)
+        self.data = values
+        return self
+
+
+def check_size(owner: str, name: str, value) -> int:
+    """`value` as a positive int (integral floats allowed), else an error naming both."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a positive integer, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if not (isinstance(value, numbers.Integral) or float(value).is_integer()) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class Module:
@@ -119,6 +149,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
+        in_features = check_size("Linear", "in_features", in_features)
+        out_features = check_size("Linear", "out_features", out_features)
         rng = _rng(rng)
         bound = 1.0 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features)),
@@ -135,6 +167,8 @@ class Embedding(Module):
     """A lookup table: integer ids (any shape) -> rows of `weight` (num, dim), N(0, 1) init."""
 
     def __init__(self, num_embeddings, embedding_dim, dtype=np.float64, rng=None):
+        num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
         self.weight = Parameter(_rng(rng).standard_normal((num_embeddings, embedding_dim)),
                                 label="E", dtype=dtype)
 

@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
-from autograd_lite.tensor import _frozen, total_norm
+from autograd_lite.kernels import total_norm
+from autograd_lite.nn import Parameter
+from autograd_lite.tensor import Tensor
 
 
 def _grad_of(p):
-    return None if p.grad is None else np.asarray(getattr(p.grad, "data", p.grad))
+    return None if p.grad is None else np.asarray(p.grad.data if isinstance(p.grad, Tensor)
+                                                  else p.grad)
+
+
+def _check(owner: str, name: str, value, ok, rule: str) -> float:
+    """`value` as a float when `ok(value)` holds, else a ValueError naming `name` and `rule`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(float(value)):
+        raise ValueError(f"{owner}: {name} must be {rule}, got {value!r}")
+    return float(value)
+
+
+def _positive(x: float) -> bool:
+    return 0 < x < math.inf  # False for NaN too
+
+
+def _unit(x: float) -> bool:
+    return 0 <= x < 1
 
 
 class Optimizer:
     """Base class: holds the parameter list and per-parameter state arrays."""
 
     def __init__(self, params, lr):
+        owner = type(self).__name__
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
-        self.lr = lr
+            raise ValueError(f"{owner}: got an empty parameter list")
+        for k, p in enumerate(self.params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{owner}: params[{k}] is a {type(p).__name__}, not a "
+                                f"Parameter (optimizers update Parameters in place)")
+        self.lr = _check(owner, "lr", lr, _positive, "positive and finite")
         self.steps = 0
 
     def zero_grad(self) -> None:
@@ -58,7 +80,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.1, momentum=0.0):
         super().__init__(params, lr)
-        self.momentum = momentum
+        self.momentum = _check("SGD", "momentum", momentum, _unit, "in [0, 1)")
         self.velocity = [np.zeros_like(p.data) for p in self.params]
 
     def _slots(self):
@@ -74,7 +96,7 @@ class SGD(Optimizer):
             if self.momentum:
                 self.velocity[k] = self.momentum * self.velocity[k] + g
                 g = self.velocity[k]
-            p.data = _frozen(p.data - self.lr * g)
+            p.sub_(self.lr * g)
 
 
 class Adam(Optimizer):
@@ -82,8 +104,12 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
-        self.beta1, self.beta2 = betas
-        self.eps = eps
+        betas = tuple(betas)
+        if len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.beta1 = _check("Adam", "betas[0]", betas[0], _unit, "in [0, 1)")
+        self.beta2 = _check("Adam", "betas[1]", betas[1], _unit, "in [0, 1)")
+        self.eps = _check("Adam", "eps", eps, _positive, "positive and finite")
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
 
@@ -103,15 +129,16 @@ class Adam(Optimizer):
             self.m[k] = b1 * self.m[k] + (1 - b1) * g
             self.v[k] = b2 * self.v[k] + (1 - b2) * (g * g)
             update = (self.lr / c1) * self.m[k] / (np.sqrt(self.v[k] / c2) + self.eps)
-            p.data = _frozen(p.data - update.astype(p.dtype, copy=False))
+            p.sub_(update)  # (cast to p's dtype)
 
 
 def clip_grad_norm(params, max_norm: float, error_if_nonfinite: bool = False) -> float:
     """Scale all gradients so their global L2 norm is at most `max_norm`.
 
     Returns the norm before clipping. A non-finite norm raises when `error_if_nonfinite`,
-    and otherwise leaves the gradients untouched.
+    and otherwise leaves the gradients untouched. `max_norm` must be > 0 (inf: no clipping).
     """
+    _check("clip_grad_norm", "max_norm", max_norm, lambda x: x > 0, "positive")
     params = [p for p in params if p.grad is not None]
     norm = total_norm([_grad_of(p) for p in params])
     if not math.isfinite(norm):

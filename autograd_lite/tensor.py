@@ -1,108 +1,66 @@
-"""The Tensor: an ndarray with a place in the computation graph, and the backward walk.
+"""The Tensor: an ndarray with a place in the computation graph, and the one way nodes are made.
 
-Every value made by an op remembers the op, its ordered parents and its attributes; the
-gradient rules themselves live in one table in `autograd_lite.ops`.
+Operators and methods are one-liners into the op table (`autograd_lite.table`); `apply` runs
+any table op; the backward walk lives in `autograd_lite.backward`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import math
 import numbers
 
 import numpy as np
 
+from autograd_lite import backward, state, table
+from autograd_lite.errors import AnomalyError, GradientError, ShapeError, describe
+from autograd_lite.kernels import total_norm
+from autograd_lite.state import detect_anomaly, is_grad_enabled, next_seq, no_grad
 
-class ShapeError(ValueError):
-    """An op got inputs whose shapes do not fit; names the op, the labels and the shapes."""
-
-
-class AnomalyError(FloatingPointError):
-    """NaN or Inf produced inside `detect_anomaly()`; names the op and its label."""
-
-
-class GradientError(RuntimeError):
-    """A backward pass that cannot run as asked (non-scalar root, no graph, ...)."""
-
-
-_state = {"grad": True, "anomaly": False}
-# Every tensor gets the next number when it is made; a node is always made after its
-# parents, so sorting by this number is a topological order.
-_next_seq = itertools.count().__next__
-
-
-@contextlib.contextmanager
-def no_grad():
-    """Ops run inside this context record no graph (for evaluation and updates)."""
-    previous = _state["grad"]
-    _state["grad"] = False
-    try:
-        yield
-    finally:
-        _state["grad"] = previous
-
-
-def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph."""
-    return _state["grad"]
-
-
-@contextlib.contextmanager
-def detect_anomaly():
-    """Check every forward output and every gradient for NaN/Inf and name the op at fault."""
-    previous = _state["anomaly"]
-    _state["anomaly"] = True
-    try:
-        yield
-    finally:
-        _state["anomaly"] = previous
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    # Arrays kept in the graph are read-only, so a later in-place write cannot silently
-    # corrupt what backward will read: numpy raises "assignment destination is read-only".
-    array.setflags(write=False)
-    return array
-
-
-def describe(t: "Tensor") -> str:
-    """A short name for a tensor in error messages: its label or op, and its shape."""
-    name = t.label or (t._op.name if t._op is not None else "tensor")
-    return f"'{name}' {tuple(t.data.shape)}"
+__all__ = [
+    "Tensor", "as_tensor", "apply", "backprop", "ENGINE_BACKEND", "describe", "total_norm",
+    "ShapeError", "GradientError", "AnomalyError", "no_grad", "is_grad_enabled",
+    "detect_anomaly",
+]
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
-    `Tensor(data)` copies `data`; `.data` is read-only (see `_frozen`). Gradients land in
-    `.grad` (an ndarray of the same shape and dtype) when `.backward()` runs.
+    `Tensor(data)` copies `data` (numbers only). `.data` is read-only, so no in-place write
+    can change what backward will read; to update a parameter use `Parameter.sub_` or
+    `Parameter.assign`. Gradients land in `.grad` (an ndarray of the same shape and dtype)
+    when `.backward()` runs. Node fields, set by the op that made the tensor: `creator` (the
+    Op; None for a leaf), `parents` (in argument order), `parent_data` (the arrays the
+    forward read), `attrs`, `saved` (what a fused forward kept) and `seq` (creation number).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "label", "_op", "_parents", "_inputs", "_attrs",
-                 "_saved", "is_parameter", "_seq", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "label", "is_parameter", "creator", "parents",
+                 "parent_data", "attrs", "saved", "seq", "__weakref__")
     __array_priority__ = 1000  # ndarray OP Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, label: str | None = None, dtype=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        array = np.array(data, dtype=dtype)  # always a private copy
-        if requires_grad and array.dtype.kind not in "fc":
+        array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype)  # a copy
+        _check_numeric(array, label)
+        if requires_grad and array.dtype.kind != "f":
             raise TypeError(
-                f"Tensor{f' {label!r}' if label else ''}: only floating-point tensors can "
-                f"require grad, got dtype {array.dtype} with shape {array.shape}"
+                f"Tensor{_named(label)}: only floating-point tensors can require grad, got "
+                f"dtype {array.dtype} with shape {array.shape}"
             )
-        self.data = _frozen(array)
+        self._fill(_frozen(array), bool(requires_grad), label)
+
+    def _fill(self, data, requires_grad, label, creator=None, parents=(), parent_data=None,
+              attrs=None, saved=None):
+        """Set every slot: the one place it happens (constructor, leaves and op outputs)."""
+        self.data = data
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self.label = label
-        self._op = None
-        self._parents = ()
-        self._inputs = None
-        self._attrs = None
-        self._saved = None
         self.is_parameter = False
-        self._seq = _next_seq()
+        self.creator = creator
+        self.parents = parents
+        self.parent_data = parent_data
+        self.attrs = attrs
+        self.saved = saved
+        self.seq = next_seq()
 
     # -- basic properties -------------------------------------------------------------
     @property
@@ -124,15 +82,15 @@ class Tensor:
     @property
     def op(self) -> str | None:
         """Name of the op that produced this tensor (None for a leaf)."""
-        return None if self._op is None else self._op.name
-
-    @property
-    def parents(self) -> tuple:
-        """The tensors this one was computed from, in argument order."""
-        return self._parents
+        return None if self.creator is None else self.creator.name
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self):
+        # Data-dependent control flow is refused on purpose: the graph would not record it.
+        raise TypeError(f"the truth value of a Tensor is not defined ({describe(self)}); use "
+                        f".item() for a number, or compare arrays with .data")
 
     def __repr__(self) -> str:
         extra = f", label={self.label!r}" if self.label else ""
@@ -166,46 +124,52 @@ class Tensor:
 
     # -- operators: one-liners into the op table -----------------------------------------
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _binary(table.ADD, self, other)
 
     def __radd__(self, other):
-        return _ops.add(other, self)
+        return _binary(table.ADD, other, self)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _binary(table.SUB, self, other)
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        return _binary(table.SUB, other, self)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _binary(table.MUL, self, other)
 
     def __rmul__(self, other):
-        return _ops.mul(other, self)
+        return _binary(table.MUL, other, self)
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _binary(table.DIV, self, other)
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _binary(table.DIV, other, self)
 
     def __pow__(self, other):
-        return _ops.power(self, other)
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return apply(table.POW_CONST, self, p=other)  # a constant exponent: an attribute
+        return _binary(table.POW, self, other)
 
     def __rpow__(self, other):
-        return _ops.power(other, self)
+        return _binary(table.POW, other, self)
 
     def __matmul__(self, other):
-        return _ops.matmul(self, other)
+        return _matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
+        return _matmul(other, self)
 
     def __neg__(self):
-        return _ops.neg(self)
+        return apply(table.NEG, self)
 
     def __getitem__(self, index):
-        return _ops.getitem(self, index)
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, list):
+            index = np.asarray(index)
+        return apply(table.GETITEM, self, index=index)
 
     # Comparisons give plain boolean arrays: they have no gradient.
     def __lt__(self, other):
@@ -230,25 +194,34 @@ class Tensor:
 
     @property
     def T(self):
-        return _ops.transpose(self)
+        return self.transpose()
 
     def transpose(self, *axes):
-        return _ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+        """Permute the axes (reverse them when none are given)."""
+        axes = axes[0] if len(axes) == 1 else (axes or None)
+        return apply(table.TRANSPOSE, self, axes=None if axes is None else tuple(axes))
 
     def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        """The same values in a new shape."""
+        shape = shape[0] if len(shape) == 1 else shape
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        return apply(table.RESHAPE, self, shape=shape)
 
     def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis=axis, keepdims=keepdims)
+        """Sum over `axis` (all axes when None)."""
+        return apply(table.SUM, self, axis=_axis(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis=axis, keepdims=keepdims)
+        """Mean over `axis` (all axes when None)."""
+        return apply(table.MEAN, self, axis=_axis(axis), keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis=axis, keepdims=keepdims)
+        """Maximum over `axis`; ties share the gradient."""
+        return apply(table.MAX, self, axis=_axis(axis), keepdims=keepdims)
 
     def astype(self, dtype):
-        return _ops.astype(self, dtype)
+        """Cast to `dtype`; the gradient is cast back."""
+        return apply(table.ASTYPE, self, dtype=np.dtype(dtype))
 
     # -- autodiff ---------------------------------------------------------------------------
     def backward(self, grad=None, create_graph: bool = False, retain_grad: bool = False) -> None:
@@ -261,22 +234,47 @@ class Tensor:
         backprop([self], [grad], create_graph=create_graph, retain_grad=retain_grad)
 
 
+def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
+    """Reverse-mode sweep from `roots` (with upstream `grads`).
+
+    With `inputs=None`, gradients accumulate into the `.grad` of every leaf that requires
+    grad. With `inputs` given, their gradients are returned instead (None where unreachable)
+    and no `.grad` is touched. With `create_graph=True` the sweep is itself recorded.
+    """
+    bk = ENGINE_BACKEND if create_graph else table.NUMPY_BACKEND
+    return backward.sweep(roots, grads, bk, inputs=inputs, retain_grad=retain_grad)
+
+
+# ------------------------------------------------------------------------------------------
+# Leaves
+# ------------------------------------------------------------------------------------------
+
+
+def _named(label) -> str:
+    return f" {label!r}" if label else ""
+
+
+def _check_numeric(array: np.ndarray, label) -> None:
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"Tensor{_named(label)}: data must be numbers (bool, integer, "
+                        f"floating-point or complex), got dtype {array.dtype}")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    # Arrays kept in the graph are read-only, so a later in-place write cannot silently
+    # corrupt what backward will read: numpy raises "assignment destination is read-only".
+    array.setflags(write=False)
+    return array
+
+
 def _leaf(array: np.ndarray, label=None) -> Tensor:
-    """A leaf tensor holding `array`: shared when already read-only, else a frozen copy."""
+    """A constant leaf holding `array`: shared when already read-only, else a frozen copy."""
+    if array.flags.writeable:
+        # A read-only view of a caller's writable array would still change when the caller
+        # writes to it, silently changing what backward reads: copy instead.
+        array = _frozen(array.copy())
     t = Tensor.__new__(Tensor)
-    # A read-only view of a caller's writable array would still change when the caller
-    # writes to it, silently changing what backward reads: copy instead.
-    t.data = array if not array.flags.writeable else _frozen(array.copy())
-    t.grad = None
-    t.requires_grad = False
-    t.label = label
-    t._op = None
-    t._parents = ()
-    t._inputs = None
-    t._attrs = None
-    t._saved = None
-    t.is_parameter = False
-    t._seq = _next_seq()
+    t._fill(array, False, label)
     return t
 
 
@@ -289,177 +287,118 @@ _SCALAR_FITS = {"f": numbers.Real, "c": numbers.Complex, "i": numbers.Integral,
                 "u": numbers.Integral}
 
 
+def _takes_dtype(x, kind: str) -> bool:
+    if type(x) is float:  # the common case, decided first
+        return kind in "fc"
+    return not isinstance(x, bool) and isinstance(x, _SCALAR_FITS.get(kind, ()))
+
+
 def as_tensor(x, dtype=None) -> Tensor:
     """`x` itself if it is a Tensor, else a constant leaf (Python numbers take `dtype`)."""
     if isinstance(x, Tensor):
         return x
-    if (dtype is not None and not isinstance(x, bool)
-            and isinstance(x, _SCALAR_FITS.get(np.dtype(dtype).kind, ()))):
+    if dtype is not None and _takes_dtype(x, np.dtype(dtype).kind):
         # A Python scalar takes the other operand's dtype, so float32 stays float32; a
         # float scalar with an integer tensor still gives float64, as in NumPy.
         return _leaf(_frozen(np.array(x, dtype=dtype)))  # fresh: frozen without a copy
-    return _leaf(np.asarray(x))
+    array = np.asarray(x)
+    _check_numeric(array, None)
+    return _leaf(array)
 
 
 # ------------------------------------------------------------------------------------------
-# The backward walk
+# Applying an op: the one place where graph nodes are made
 # ------------------------------------------------------------------------------------------
 
 
-def topological_order(roots) -> list:
-    """Tensors reachable from `roots` that require grad, parents before children.
-
-    Iterative (an unrolled LSTM is thousands of ops deep): collect the reachable nodes,
-    then sort them by creation number, which orders every node after its parents.
-    """
-    seen = {}
-    stack = [r for r in roots if r.requires_grad]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen[id(node)] = node
-        for p in node._parents:
-            if p.requires_grad and id(p) not in seen:
-                stack.append(p)
-    return sorted(seen.values(), key=_seq_of)
-
-
-def _seq_of(t: "Tensor") -> int:
-    return t._seq
-
-
-def _seed(root: Tensor, grad, create_graph: bool):
-    if grad is None:
-        if root.data.size != 1:
-            raise GradientError(
-                f"backward: {describe(root)} is not a scalar; pass grad= with shape "
-                f"{root.shape} (the upstream gradient)"
-            )
-        g = np.ones_like(root.data)
+def _node(op, out, parents, arrays, attrs=None, saved=None) -> Tensor:
+    # `arrays` are the parents' arrays the forward read: backward reads exactly these.
+    if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
+        out = np.asarray(out)
+    out.setflags(write=False)  # (setflags: a third faster than flags.writeable = False)
+    t = Tensor.__new__(Tensor)
+    recorded = False
+    if state.grad_enabled:
+        for p in parents:
+            if p.requires_grad:
+                recorded = True
+                break
+    if recorded:
+        t._fill(out, True, None, op, parents, arrays, attrs, saved)
     else:
-        g = np.asarray(_raw(grad), dtype=root.dtype)
-        if g.shape != root.shape:
-            raise ShapeError(
-                f"backward: grad has shape {g.shape} but {describe(root)} has shape {root.shape}"
-            )
-    return _leaf(g) if create_graph else g
+        t._fill(out, False, None)
+    if state.anomaly and not np.all(np.isfinite(out)):
+        # The new node has no label yet: name the op and the inputs it was given.
+        bad = "NaN" if np.any(np.isnan(out)) else "Inf"
+        names = ", ".join(describe(p) for p in parents)
+        raise AnomalyError(f"{bad} in the output of {op.name} (inputs {names})")
+    return t
 
 
-def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
-    """Reverse-mode sweep from `roots` (with upstream `grads`).
+def _shape_error(op, inputs, exc) -> ShapeError:
+    names = ", ".join(describe(t) for t in inputs)
+    return ShapeError(f"{op.name}: inputs do not fit: {names} ({exc})")
 
-    With `inputs=None`, gradients accumulate into the `.grad` of every leaf that requires
-    grad. With `inputs` given, their gradients are returned instead (None where unreachable)
-    and no `.grad` is touched.
+
+def apply(op, *inputs, **attrs) -> Tensor:
+    """Run table op `op` on tensors (or array-likes) and record the result in the graph.
+
+    Python numbers among the inputs take the dtype of the first tensor among them.
     """
-    for r in roots:
-        if not r.requires_grad:
-            raise GradientError(
-                f"backward: {describe(r)} does not require grad (no input of it requires "
-                f"grad, or it was computed under no_grad())"
-            )
-    B = _ops.ENGINE_BACKEND if create_graph else _ops.NUMPY_BACKEND
-    anomaly = _state["anomaly"]
-    order = topological_order(roots)
-    targets = None if inputs is None else {id(t) for t in inputs}
-    pending: dict[int, object] = {}
-    for r, g in zip(roots, grads):
-        g = _seed(r, g, create_graph)
-        pending[id(r)] = g if id(r) not in pending else pending[id(r)] + g
-
-    grad_mode = contextlib.nullcontext() if create_graph else no_grad()
-    found = {}
-    # Keys whose pending gradient is a sum allocated here: a node's gradient from one
-    # parent may be the very array passed to its other parents (add gives (g, g)), so only
-    # these may grow in place, like the `dW +=` of a hand-written loop.
-    owned: set[int] = set()
-    with grad_mode:
-        for node in reversed(order):
-            g = pending.pop(id(node), None)
-            if g is None:
-                continue
-            owned.discard(id(node))  # from here on g may be shared: never written again
-            if targets is not None and id(node) in targets:
-                found[id(node)] = g
-                continue  # gradients w.r.t. an input do not flow past it
-            op = node._op
-            if create_graph and op is not None and not op.higher_order:
-                raise GradientError(
-                    f"backward: {op.name} has a hand-written NumPy backward and cannot be "
-                    f"differentiated twice (node {describe(node)}); use the unfused path"
-                )
-            if op is None:
-                if inputs is None:
-                    _accumulate_leaf(node, g, create_graph)
-                continue
-            if retain_grad and inputs is None:
-                node.grad = g if create_graph else np.array(g)  # own memory: no aliasing
-            parents = node._parents
-            if create_graph:
-                args = parents
-                out = node
-            else:
-                args = node._inputs  # the arrays the forward read, even if since rebound
-                out = node.data
-            if op.saves:
-                pgs = op.vjp(B, g, out, *args, saved=node._saved, **(node._attrs or {}))
-            elif node._attrs:
-                pgs = op.vjp(B, g, out, *args, **node._attrs)
-            else:
-                pgs = op.vjp(B, g, out, *args)
-            for p, pg in zip(parents, pgs):
-                if pg is None or not p.requires_grad:
-                    continue
-                if pg.shape != p.data.shape:  # undo broadcasting, once, here
-                    pg = B.sum_to(pg, p.data.shape)
-                if anomaly:
-                    _check_finite(pg, f"the gradient that the backward of {op.name} passes to "
-                                      f"{describe(p)}", node)
-                key = id(p)
-                prev = pending.get(key)
-                if prev is None:
-                    pending[key] = pg
-                elif key in owned and prev.dtype == pg.dtype:
-                    prev += pg  # a sum this loop allocated and nothing else holds
-                else:
-                    total = pending[key] = prev + pg
-                    if type(total) is np.ndarray:  # (0-d sums give NumPy scalars; Tensors
-                        owned.add(key)             # under create_graph are never written)
-    if inputs is not None:
-        # A rule may hand one array to several parents (add gives (g, g)): copy, so no two
-        # returned gradients share memory.
-        grads = [found.get(id(t)) for t in inputs]
-        return grads if create_graph else [None if g is None else np.array(g) for g in grads]
-    return None
-
-
-def _accumulate_leaf(leaf: Tensor, g, create_graph: bool) -> None:
-    if create_graph:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
-        return
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
-    if leaf.grad is None:
-        leaf.grad = np.array(g, copy=True)  # own memory: no two grads alias
+    if len(inputs) == 1:  # (the common case, kept short: one input, nothing to lift)
+        if not isinstance(inputs[0], Tensor):
+            inputs = (as_tensor(inputs[0]),)
+        arrays = (inputs[0].data,)
     else:
-        leaf.grad = leaf.grad + g
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = _lift(inputs)
+                break
+        arrays = [t.data for t in inputs]
+    if op.float_only:
+        for t in inputs:
+            if t.data.dtype.kind != "f":
+                raise TypeError(f"{op.name}: needs a floating-point input, got {describe(t)} "
+                                f"of dtype {t.dtype}")
+    try:
+        out = op.forward(*arrays, **attrs)
+    except (ValueError, IndexError) as exc:  # (numpy's AxisError is both)
+        raise _shape_error(op, inputs, exc) from None
+    if op.saves:
+        out, saved = out
+        return _node(op, out, inputs, arrays, attrs or None, saved)
+    return _node(op, out, inputs, arrays, attrs or None)
 
 
-def _check_finite(array, what: str, node: Tensor) -> None:
-    values = _raw(array)
-    if not np.all(np.isfinite(values)):
-        bad = "NaN" if np.any(np.isnan(values)) else "Inf"
-        raise AnomalyError(f"{bad} in {what} (node {describe(node)})")
+def _lift(inputs) -> tuple:
+    dtype = next((x.data.dtype for x in inputs if isinstance(x, Tensor)), None)
+    return tuple(as_tensor(x, dtype) for x in inputs)
 
 
-def total_norm(arrays) -> float:
-    """The global L2 norm of a list of arrays (float64 accumulation)."""
-    total = 0.0
-    for a in arrays:
-        a = np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64)
-        total += float(np.vdot(a, a).real)  # float32 squares would overflow past ~1e19
-    return math.sqrt(total)
+def _binary(op, a, b) -> Tensor:
+    # `apply` unrolled for the hot path of every +, -, *, /, @: two inputs, no attributes.
+    if not isinstance(a, Tensor):  # (isinstance: a Parameter is a Tensor too)
+        a = as_tensor(a, b.data.dtype)
+    elif not isinstance(b, Tensor):
+        b = as_tensor(b, a.data.dtype)
+    x, y = a.data, b.data
+    try:
+        out = op.forward(x, y)
+    except ValueError as exc:
+        raise _shape_error(op, (a, b), exc) from None
+    return _node(op, out, (a, b), (x, y))
 
 
-from autograd_lite import ops as _ops  # noqa: E402  (ops needs Tensor defined first)
+def _matmul(a, b) -> Tensor:
+    a, b = as_tensor(a), as_tensor(b)
+    if a.data.ndim == 0 or b.data.ndim == 0:
+        raise ShapeError(f"matmul: scalars are not matrices: {describe(a)}, {describe(b)}")
+    return _binary(table.MATMUL, a, b)
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# The backend whose helpers are recorded ops: VJP rules run on it under create_graph=True.
+ENGINE_BACKEND = table.Backend("engine", run=apply, raw=_raw, lift=as_tensor, records=True)

@@ -6,7 +6,7 @@ import pytest
 import autograd_lite as al
 from autograd_lite import Tensor
 from autograd_lite.tensor import backprop
-from rnn.commands.gradcheck import cases
+from autograd_lite.testing import cases
 
 X = np.array([-1.3, -0.2, 0.4, 1.1])
 

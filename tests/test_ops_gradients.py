@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 import autograd_lite as al
 from autograd_lite import Tensor, ops
 from autograd_lite.tensor import backprop
-from rnn.commands.gradcheck import cases
+from autograd_lite.testing import cases
 
 SETTINGS = settings(max_examples=30, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
