@@ -164,7 +164,7 @@ class _Tracer:
             raise SymbolicUnsupported(f"{self.where}: forward returned {len(outs)} values for "
                                       f"the {len(cls.STATE)} states {cls.STATE}")
         # Visit in creation order, so equations come out in the order forward wrote them.
-        for node in sorted(self._nodes(outs), key=lambda t: t._seq):
+        for node in sorted(self._nodes(outs), key=lambda t: t.seq):
             self._translate(node)
         for s, node in zip(cls.STATE, outs):
             self._output(s, node)
