@@ -18,6 +18,7 @@ from autograd_lite.ops import (
     logsumexp,
     matmul,
     mse,
+    pick,
     relu,
     sigmoid,
     softmax,
@@ -37,6 +38,6 @@ __all__ = [
     "grad", "value_and_grad", "hvp", "vjp", "gradcheck", "GradcheckError", "to_networkx",
     "ShapeError", "GradientError", "AnomalyError", "nn", "optim",
     "sigmoid", "tanh", "relu", "exp", "log", "matmul", "concat", "stack", "split", "where",
-    "softmax", "log_softmax", "logsumexp", "cross_entropy", "mse", "embedding",
+    "softmax", "log_softmax", "logsumexp", "cross_entropy", "mse", "embedding", "pick",
     "broadcast_to", "transpose",
 ]

@@ -15,7 +15,14 @@ class GradientError(RuntimeError):
     """A backward pass that cannot run as asked (non-scalar root, no graph, ...)."""
 
 
+class CompileError(RuntimeError):
+    """A function that `autograd_lite.compile` cannot replay; says why, and at which line."""
+
+
 def describe(t) -> str:
-    """A short name for a tensor in error messages: its label or op, and its shape."""
-    name = t.label or t.op or "tensor"
-    return f"'{name}' {tuple(t.data.shape)}"
+    """A short name for a tensor (or graph node) in error messages: its label or op, and its
+    shape."""
+    name = t.label
+    if not name:
+        name = "tensor" if t.creator is None else t.creator.name
+    return f"'{name}' {tuple(t.shape)}"

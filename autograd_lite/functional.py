@@ -61,7 +61,7 @@ def _gradient_function(f, argnums, name: str):
             out = f(*args)
         finally:
             _tracing["depth"] -= 1
-        if not isinstance(out, Tensor) or out.data.size != 1:
+        if not isinstance(out, Tensor) or out.size != 1:
             shape = out.shape if isinstance(out, Tensor) else np.shape(out)
             raise GradientError(f"{name}: f must return a scalar Tensor, got "
                                 f"{type(out).__name__} of shape {shape}")
@@ -95,7 +95,7 @@ def value_and_grad(f, argnums=0):
 
     def traced(*args):
         out = f(*args)
-        scalar = isinstance(out, Tensor) and out.data.size == 1  # (else `gradient` says so)
+        scalar = isinstance(out, Tensor) and out.size == 1  # (else `gradient` says so)
         holder["value"] = out.item() if scalar else out
         return out
 
@@ -134,7 +134,7 @@ def vjp(f, *primals):
                              f"{describe(out)} has shape {out.shape}")
         if not out.requires_grad:
             return tuple(np.zeros_like(t.data) for t in inputs)
-        grads = backprop([out], [g], inputs=inputs)
+        grads = backprop([out], [g], inputs=inputs, retain_graph=True)  # (called again)
         return tuple(np.zeros_like(t.data) if gr is None else gr for t, gr in zip(inputs, grads))
 
     return out, pullback

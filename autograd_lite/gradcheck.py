@@ -52,7 +52,7 @@ def analytic_jacobian(fn, arrays):
         for k in range(o.data.size):
             seed = np.zeros(o.data.size, dtype=o.dtype)
             seed[k] = 1.0
-            grads = backprop([o], [seed.reshape(o.shape)], inputs=inputs)
+            grads = backprop([o], [seed.reshape(o.shape)], inputs=inputs, retain_graph=True)
             for i, g in enumerate(grads):
                 if g is not None:
                     if g.shape != arrays[i].shape:

@@ -23,10 +23,16 @@ def exp_floor(dtype) -> float:
     return _EXP_FLOOR.get(dtype, -300.0)
 
 
-def sigmoid(x):
-    """1 / (1 + e^-x), finite at any input."""
+def sigmoid(x, out=None):
+    """1 / (1 + e^-x), finite at any input (into `out` when given; it may be `x` itself)."""
     lim = -exp_floor(x.dtype)
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -lim, lim)))
+    if out is None:
+        out = np.empty(np.shape(x), x.dtype)  # (np.clip of a 0-d array gives a scalar)
+    np.clip(x, -lim, lim, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.add(1.0, out, out=out)
+    return np.divide(1.0, out, out=out)
 
 
 def softmax(x, axis=-1):
@@ -74,6 +80,30 @@ def scatter(g, shape, index):
     else:
         np.add.at(z, index, g)  # repeated ids add up
     return z
+
+
+def _check_ids(name, what, ids, n) -> None:
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        # (a ShapeError: the engine's errors module cannot be imported here without a cycle;
+        # `apply` re-raises ValueErrors from a forward as ShapeErrors naming the inputs)
+        raise IndexError(f"{name}: {what} must lie in [0, {n}), got [{ids.min()}, {ids.max()}]")
+
+
+def embedding(w, ids):
+    """Rows of `w` picked by integer `ids` (checked to lie in range: negative ids would wrap)."""
+    _check_ids("embedding", "ids", ids, w.shape[0])
+    return w[ids]
+
+
+def pick_index(targets):
+    """The index that picks a[..., targets] from an array a of shape targets.shape + (C,)."""
+    return (*np.indices(targets.shape, sparse=True), targets)
+
+
+def pick(a, targets):
+    """For each row of `a` (..., C), the entry its integer target (...) names."""
+    _check_ids("pick", "targets", targets, a.shape[-1])
+    return a[pick_index(targets)]
 
 
 def total_norm(arrays) -> float:

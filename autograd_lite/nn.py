@@ -20,10 +20,10 @@ class Parameter(Tensor):
     """
 
     __slots__ = ()
+    is_parameter = True
 
     def __init__(self, data, label=None, dtype=None):
         super().__init__(data, requires_grad=True, label=label, dtype=dtype)
-        self.is_parameter = True
 
     def assign(self, values) -> None:
         """Replace the values (same shape and dtype); the old array stays intact."""

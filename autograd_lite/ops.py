@@ -28,6 +28,7 @@ from autograd_lite.table import (  # noqa: F401  (re-exported: the table's publi
     NEG,
     NUMPY_BACKEND,
     OPS,
+    PICK,
     POW,
     POW_CONST,
     RELU,
@@ -198,20 +199,29 @@ def split(x, sections, axis=0):
 
 def where(cond, a, b):
     """Pick a where cond holds, else b (cond is a boolean array: no gradient)."""
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    cond = np.asarray(cond.values("where's condition") if isinstance(cond, Tensor) else cond,
+                      dtype=bool)
     return apply(WHERE, a, b, cond=cond)
 
 
 def embedding(weight, ids):
     """Rows of `weight` picked by integer `ids` (any shape): out.shape = ids.shape + (dim,)."""
-    ids_array = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    ids = as_tensor(ids)  # an input of the op, so a compiled function reads new ids each call
     weight = as_tensor(weight)
-    if ids_array.dtype.kind not in "iu":
-        raise TypeError(f"embedding: ids must be integers, got dtype {ids_array.dtype}")
-    if ids_array.size and (ids_array.min() < 0 or ids_array.max() >= weight.shape[0]):
-        raise ShapeError(f"embedding: ids must lie in [0, {weight.shape[0]}) for "
-                         f"{describe(weight)}, got [{ids_array.min()}, {ids_array.max()}]")
-    return apply(EMBEDDING, weight, ids_array)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    return apply(EMBEDDING, weight, ids)  # (the op checks that ids lie in range)
+
+
+def pick(x, targets):
+    """For each row of `x` (..., C), the entry its integer target (...) names: x[..., t]."""
+    x, targets = as_tensor(x), as_tensor(targets)
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"pick: targets must be integers, got dtype {targets.dtype}")
+    if x.ndim == 0 or x.shape[:-1] != targets.shape:
+        raise ShapeError(f"pick: {describe(x)} needs targets of shape {x.shape[:-1]}, got "
+                         f"{targets.shape}")
+    return apply(PICK, x, targets)
 
 
 # -- normalisation and losses -----------------------------------------------------------------
@@ -241,7 +251,7 @@ def cross_entropy(logits, targets, reduction="mean"):
     """Cross-entropy from unnormalised logits (..., C) and integer targets (...)."""
     _check_reduction("cross_entropy", reduction)
     logits = as_tensor(logits)
-    t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    t = as_tensor(targets)  # an input of the graph: compiled functions read it each call
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got {describe(logits)} "
                         f"of dtype {logits.dtype}")
@@ -251,11 +261,8 @@ def cross_entropy(logits, targets, reduction="mean"):
         raise ShapeError(f"cross_entropy: logits {describe(logits)} need targets of shape "
                          f"{logits.shape[:-1]}, got {t.shape}")
     n_classes = logits.shape[-1]
-    if t.size and (t.min() < 0 or t.max() >= n_classes):
-        raise ShapeError(f"cross_entropy: targets must lie in [0, {n_classes}), "
-                         f"got [{t.min()}, {t.max()}]")
     logp = log_softmax(logits.reshape((-1, n_classes)), axis=-1)
-    picked = logp[np.arange(t.size), t.reshape(-1)]
+    picked = apply(PICK, logp, t.reshape(-1))  # (the op checks that targets lie in range)
     return -(picked.mean() if reduction == "mean" else picked.sum())
 
 

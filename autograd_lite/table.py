@@ -3,6 +3,7 @@
 A rule is `vjp(bk, g, out, *inputs, **attrs) -> tuple aligned with inputs` (None = no
 gradient); `bk` is the backend it computes with: NumPy, or engine ops recorded for higher
 order (`B` means a batch size, never a backend). Broadcasting is undone in the backward walk.
+Each op declares what its rule reads (`needs`); a graph node keeps only that.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import numpy as np
 from autograd_lite import kernels
 
 
+NEEDS = ("inputs", "output", "both", "none")
+
+
 class Op:
     """A primitive: a name, a NumPy forward and a VJP rule.
 
@@ -19,13 +23,28 @@ class Op:
     such ops (the fused RNN kernels) have a hand-written backward in NumPy only, so they
     cannot be differentiated twice (`higher_order=False`). With `float_only=True` every
     input must be floating point (a TypeError names the op otherwise).
+
+    `needs` says which values the rule reads: "inputs", "output", "both" or "none". A graph
+    node keeps only those arrays; a rule that reads no input values still gets one object per
+    input, with its `shape`, `ndim` and `dtype` (what un-broadcasting and reshaping need).
+    `broadcasts=False` promises that the rule returns gradients of exactly the inputs' shapes
+    (elementwise and shape ops), so the backward walk skips the un-broadcasting check.
     """
 
-    __slots__ = ("name", "forward", "vjp", "saves", "higher_order", "float_only")
+    __slots__ = ("name", "forward", "vjp", "saves", "higher_order", "float_only", "needs",
+                 "keeps_inputs", "keeps_output", "broadcasts")
 
-    def __init__(self, name, forward, vjp, saves=False, higher_order=True, float_only=False):
+    def __init__(self, name, forward, vjp, saves=False, higher_order=True, float_only=False,
+                 needs="both", broadcasts=True):
+        if needs not in NEEDS:
+            raise ValueError(f"op {name!r}: needs must be one of {', '.join(NEEDS)}, "
+                             f"got {needs!r}")
         self.name, self.forward, self.vjp = name, forward, vjp
         self.saves, self.higher_order, self.float_only = saves, higher_order, float_only
+        self.needs = needs
+        self.keeps_inputs = needs in ("inputs", "both")
+        self.keeps_output = needs in ("output", "both")
+        self.broadcasts = broadcasts
 
     def __repr__(self):
         return f"Op({self.name!r})"
@@ -34,10 +53,11 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name, forward, vjp, saves=False, higher_order=None, float_only=False) -> Op:
-    """Register a primitive in the op table and return it."""
+def defop(name, forward, vjp, saves=False, higher_order=None, float_only=False,
+          needs="both", broadcasts=True) -> Op:
+    """Register a primitive in the op table and return it (`needs`, `broadcasts`: see `Op`)."""
     op = Op(name, forward, vjp, saves, (not saves) if higher_order is None else higher_order,
-            float_only)
+            float_only, needs, broadcasts)
     OPS[name] = op
     return op
 
@@ -125,25 +145,28 @@ def _axis_size(shape, axis) -> int:
 # The table: forward and VJP of each primitive
 # ------------------------------------------------------------------------------------------
 
-ADD = defop("add", np.add, lambda bk, g, out, a, b: (g, g))
-SUB = defop("sub", np.subtract, lambda bk, g, out, a, b: (g, -g))
-MUL = defop("mul", np.multiply, lambda bk, g, out, a, b: (g * b, g * a))
-DIV = defop("div", np.divide, lambda bk, g, out, a, b: (g / b, -g * out / b))
-NEG = defop("neg", np.negative, lambda bk, g, out, a: (-g,))
+ADD = defop("add", np.add, lambda bk, g, out, a, b: (g, g), needs="none")
+SUB = defop("sub", np.subtract, lambda bk, g, out, a, b: (g, -g), needs="none")
+MUL = defop("mul", np.multiply, lambda bk, g, out, a, b: (g * b, g * a), needs="inputs")
+DIV = defop("div", np.divide, lambda bk, g, out, a, b: (g / b, -g * out / b), needs="both")
+NEG = defop("neg", np.negative, lambda bk, g, out, a: (-g,), needs="none")
 # a ** p for a constant exponent p; a ** b with a tensor exponent differentiates both.
 POW_CONST = defop("pow", lambda a, p: np.power(a, p),
-                  lambda bk, g, out, a, p: (g * p * a ** (p - 1),), float_only=True)
+                  lambda bk, g, out, a, p: (g * p * a ** (p - 1),), float_only=True,
+                  needs="inputs")
 POW = defop("pow_tensor", np.power,
             lambda bk, g, out, a, b: (g * b * a ** (b - 1),
-                                      g * out * bk.log(bk.where(bk.raw(a) > 0, a, 1.0))))
-EXP = defop("exp", np.exp, lambda bk, g, out, a: (g * out,), float_only=True)
-LOG = defop("log", np.log, lambda bk, g, out, a: (g / a,), float_only=True)
+                                      g * out * bk.log(bk.where(bk.raw(a) > 0, a, 1.0))),
+            needs="both")
+EXP = defop("exp", np.exp, lambda bk, g, out, a: (g * out,), float_only=True, needs="output")
+LOG = defop("log", np.log, lambda bk, g, out, a: (g / a,), float_only=True, needs="inputs")
 # Activations are differentiated through their output, as papers write them.
 SIGMOID = defop("sigmoid", kernels.sigmoid, lambda bk, g, out, a: (g * out * (1 - out),),
-                float_only=True)
-TANH = defop("tanh", np.tanh, lambda bk, g, out, a: (g * (1 - out * out),), float_only=True)
+                float_only=True, needs="output")
+TANH = defop("tanh", np.tanh, lambda bk, g, out, a: (g * (1 - out * out),), float_only=True,
+              needs="output")
 RELU = defop("relu", lambda a: np.maximum(a, 0), lambda bk, g, out, a: (g * (bk.raw(a) > 0),),
-             float_only=True)
+             float_only=True, needs="inputs")
 
 
 def _matmul_vjp(bk, g, out, a, b):
@@ -173,33 +196,40 @@ def _transpose_vjp(bk, g, out, a, axes=None):
     return (g.transpose(tuple(np.argsort([k % a.ndim for k in axes]))),)  # inverse permutation
 
 
-MATMUL = defop("matmul", np.matmul, _matmul_vjp)
+MATMUL = defop("matmul", np.matmul, _matmul_vjp, needs="inputs")
 SUM = defop("sum", lambda a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims),
             lambda bk, g, out, a, axis=None, keepdims=False:
-            (bk.broadcast_to(_keep_axes(g, a.shape, axis, keepdims), a.shape),))
+            (bk.broadcast_to(_keep_axes(g, a.shape, axis, keepdims), a.shape),), needs="none")
 MEAN = defop("mean",
              lambda a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims),
              lambda bk, g, out, a, axis=None, keepdims=False:
              (bk.broadcast_to(_keep_axes(g, a.shape, axis, keepdims)
-                              / _axis_size(a.shape, axis), a.shape),))
+                              / _axis_size(a.shape, axis), a.shape),), needs="none")
 MAX = defop("max", lambda a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims),
-            _max_vjp)
+            _max_vjp, needs="both")
 RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape),
-                lambda bk, g, out, a, shape: (g.reshape(a.shape),))
-TRANSPOSE = defop("transpose", lambda a, axes=None: np.transpose(a, axes), _transpose_vjp)
+                lambda bk, g, out, a, shape: (g.reshape(a.shape),), needs="none")
+TRANSPOSE = defop("transpose", lambda a, axes=None: np.transpose(a, axes), _transpose_vjp,
+                  needs="none")
 GETITEM = defop("getitem", lambda a, index: a[index],
-                lambda bk, g, out, a, index: (bk.scatter(g, a.shape, index),))
+                lambda bk, g, out, a, index: (bk.scatter(g, a.shape, index),), needs="none")
 SCATTER = defop("scatter", kernels.scatter,
-                lambda bk, g, out, a, shape, index: (g[index],))
-EMBEDDING = defop("embedding", lambda w, ids: w[ids],
-                  lambda bk, g, out, w, ids: (bk.scatter(g, w.shape, bk.raw(ids)), None))
+                lambda bk, g, out, a, shape, index: (g[index],), needs="none")
+EMBEDDING = defop("embedding", kernels.embedding,
+                  lambda bk, g, out, w, ids: (bk.scatter(g, w.shape, bk.raw(ids)), None),
+                  needs="inputs")
+# The entry each target names, per row: cross-entropy's log-probabilities of the targets.
+PICK = defop("pick", kernels.pick,
+             lambda bk, g, out, a, targets:
+             (bk.scatter(g, a.shape, kernels.pick_index(bk.raw(targets))), None),
+             needs="inputs")
 # broadcast_to's VJP is the identity: the central un-broadcast sums g back down.
 BROADCAST = defop("broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
-                  lambda bk, g, out, a, shape: (g,))
+                  lambda bk, g, out, a, shape: (g,), needs="none")
 SUM_TO = defop("sum_to", kernels.sum_to,
-               lambda bk, g, out, a, shape: (bk.broadcast_to(g, a.shape),))
+               lambda bk, g, out, a, shape: (bk.broadcast_to(g, a.shape),), needs="none")
 ASTYPE = defop("astype", lambda a, dtype: a.astype(dtype),
-               lambda bk, g, out, a, dtype: (bk.astype(g, a.dtype),))
+               lambda bk, g, out, a, dtype: (bk.astype(g, a.dtype),), needs="none")
 
 
 def _concat_vjp(bk, g, out, *xs, axis=0):
@@ -213,18 +243,27 @@ def _stack_vjp(bk, g, out, *xs, axis=0):
     return tuple(g[lead + (i,)] for i in range(len(xs)))
 
 
-CONCAT = defop("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis), _concat_vjp)
-STACK = defop("stack", lambda *xs, axis=0: np.stack(xs, axis=axis), _stack_vjp)
+CONCAT = defop("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis), _concat_vjp,
+               needs="none")
+STACK = defop("stack", lambda *xs, axis=0: np.stack(xs, axis=axis), _stack_vjp, needs="none")
 WHERE = defop("where", lambda a, b, cond: np.where(cond, a, b),
-              lambda bk, g, out, a, b, cond: (bk.where(cond, g, 0.0), bk.where(cond, 0.0, g)))
+              lambda bk, g, out, a, b, cond: (bk.where(cond, g, 0.0), bk.where(cond, 0.0, g)),
+              needs="none")
 SOFTMAX = defop("softmax", kernels.softmax,
                 lambda bk, g, out, a, axis=-1: (out * (g - (g * out).sum(axis, keepdims=True)),),
-                float_only=True)
+                float_only=True, needs="output")
 LOG_SOFTMAX = defop(
     "log_softmax", kernels.log_softmax,
     lambda bk, g, out, a, axis=-1: (g - bk.softmax(a, axis) * g.sum(axis, keepdims=True),),
-    float_only=True)
+    float_only=True, needs="inputs")
 LOGSUMEXP = defop(
     "logsumexp", kernels.logsumexp,
     lambda bk, g, out, a, axis=-1, keepdims=False:
-    (_keep_axes(g, a.shape, axis, keepdims) * bk.softmax(a, axis),), float_only=True)
+    (_keep_axes(g, a.shape, axis, keepdims) * bk.softmax(a, axis),), float_only=True,
+    needs="inputs")
+
+# Rules that return gradients of exactly their inputs' shapes: the walk skips un-broadcasting.
+for _op in (NEG, POW_CONST, EXP, LOG, SIGMOID, TANH, RELU, SUM, MEAN, MAX, RESHAPE, TRANSPOSE,
+            GETITEM, SCATTER, EMBEDDING, PICK, SUM_TO, ASTYPE, CONCAT, STACK, SOFTMAX,
+            LOG_SOFTMAX, LOGSUMEXP):
+    _op.broadcasts = False

@@ -1,122 +1,123 @@
-"""The Tensor: an ndarray with a place in the computation graph, and the one way nodes are made.
+"""The Tensor, and the one way graph nodes are made.
 
-Operators and methods are one-liners into the op table (`autograd_lite.table`); `apply` runs
-any table op; the backward walk lives in `autograd_lite.backward`.
+A Tensor is what code holds: values and a gradient. An op on tensors that require grad also
+makes a Node (`autograd_lite.backward`): the op, its inputs, and only the arrays its VJP reads
+(the op's `needs`). Nodes point to nodes, never to tensors, so an intermediate that nobody
+holds and no rule reads is freed at once. Operators are one-liners into the op table.
 """
 
 from __future__ import annotations
 
-import numbers
+import weakref
 
 import numpy as np
 
 from autograd_lite import backward, state, table
+from autograd_lite.backward import FREED, Node
 from autograd_lite.errors import AnomalyError, GradientError, ShapeError, describe
 from autograd_lite.kernels import total_norm
 from autograd_lite.state import detect_anomaly, is_grad_enabled, next_seq, no_grad
+from autograd_lite.values import (
+    Values,
+    array_of,
+    check_numeric,
+    frozen,
+    named,
+    plain_number,
+    takes_dtype,
+)
 
 __all__ = [
-    "Tensor", "as_tensor", "apply", "backprop", "ENGINE_BACKEND", "describe", "total_norm",
-    "ShapeError", "GradientError", "AnomalyError", "no_grad", "is_grad_enabled",
+    "Tensor", "Node", "as_tensor", "apply", "backprop", "ENGINE_BACKEND", "describe",
+    "total_norm", "ShapeError", "GradientError", "AnomalyError", "no_grad", "is_grad_enabled",
     "detect_anomaly",
 ]
 
 
-class Tensor:
+def _node_field(name: str, doc: str) -> property:
+    """A read-only Tensor property that reads field `name` of the tensor's Node."""
+    def get(self):
+        node = self._node
+        return None if node is None else getattr(node, name)
+    return property(get, doc=doc)
+
+
+class Tensor(Values):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     `Tensor(data)` copies `data` (numbers only). `.data` is read-only, so no in-place write
     can change what backward will read; to update a parameter use `Parameter.sub_` or
     `Parameter.assign`. Gradients land in `.grad` (an ndarray of the same shape and dtype)
-    when `.backward()` runs. Node fields, set by the op that made the tensor: `creator` (the
-    Op; None for a leaf), `parents` (in argument order), `parent_data` (the arrays the
-    forward read), `attrs`, `saved` (what a fused forward kept) and `seq` (creation number).
+    when `.backward()` runs. Graph fields, read from the tensor's Node: `creator` (the Op;
+    None for a leaf), `parents` (Tensors, in argument order), `attrs`, `saved` and `seq`.
+    A parent reached through the graph whose values no rule needs has `.data` unavailable:
+    hold on to a tensor to read its values later.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "label", "is_parameter", "creator", "parents",
-                 "parent_data", "attrs", "saved", "seq", "__weakref__")
-    __array_priority__ = 1000  # ndarray OP Tensor defers to Tensor's reflected operator
+    __slots__ = ()  # (declared by Values)
+    is_parameter = False  # (Parameter says True)
 
     def __init__(self, data, requires_grad: bool = False, label: str | None = None, dtype=None):
-        array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype)  # a copy
-        _check_numeric(array, label)
+        array = np.array(data.values("Tensor(tensor)") if isinstance(data, Tensor) else data,
+                         dtype=dtype)  # a copy
+        check_numeric(array, label)
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
-                f"Tensor{_named(label)}: only floating-point tensors can require grad, got "
+                f"Tensor{named(label)}: only floating-point tensors can require grad, got "
                 f"dtype {array.dtype} with shape {array.shape}"
             )
-        self._fill(_frozen(array), bool(requires_grad), label)
-
-    def _fill(self, data, requires_grad, label, creator=None, parents=(), parent_data=None,
-              attrs=None, saved=None):
-        """Set every slot: the one place it happens (constructor, leaves and op outputs)."""
-        self.data = data
-        self.grad = None
-        self.requires_grad = requires_grad
-        self.label = label
-        self.is_parameter = False
-        self.creator = creator
-        self.parents = parents
-        self.parent_data = parent_data
-        self.attrs = attrs
-        self.saved = saved
-        self.seq = next_seq()
-
-    # -- basic properties -------------------------------------------------------------
-    @property
-    def shape(self) -> tuple:
-        return self.data.shape
+        _init_leaf(self, frozen(array), bool(requires_grad), label)
 
     @property
-    def dtype(self):
-        return self.data.dtype
+    def label(self) -> str | None:
+        node = self._node
+        return self._label if node is None else node.label
+
+    @label.setter
+    def label(self, value) -> None:
+        node = self._node
+        if node is None:
+            self._label = value
+        else:
+            node.label = value
 
     @property
-    def ndim(self) -> int:
-        return self.data.ndim
+    def seq(self) -> int:
+        node = self._node
+        return self._seq if node is None else node.seq
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def node(self) -> Node | None:
+        """The Node that made this tensor (None for a leaf)."""
+        return self._node
+
+    creator = _node_field("creator", "The Op that made this tensor (None for a leaf).")
+    attrs = _node_field("attrs", "The op's attributes (axis=..., shape=...), or None.")
+    saved = _node_field("saved", "What a fused forward kept for its backward, or None.")
 
     @property
     def op(self) -> str | None:
         """Name of the op that produced this tensor (None for a leaf)."""
-        return None if self.creator is None else self.creator.name
+        node = self._node
+        return None if node is None else node.creator.name
 
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __bool__(self):
-        # Data-dependent control flow is refused on purpose: the graph would not record it.
-        raise TypeError(f"the truth value of a Tensor is not defined ({describe(self)}); use "
-                        f".item() for a number, or compare arrays with .data")
-
-    def __repr__(self) -> str:
-        extra = f", label={self.label!r}" if self.label else ""
-        extra += ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}{extra})"
-
-    def __array__(self, dtype=None, copy=None):
-        if copy:  # np.array(t) asks for a copy: give a writable one
-            return np.array(self.data, dtype=dtype, copy=True)
-        return self.data if dtype is None else self.data.astype(dtype)
+    @property
+    def parents(self) -> tuple:
+        """The inputs of the op that made this tensor, as Tensors in argument order."""
+        node = self._node
+        return () if node is None else _parents(node)
 
     def __iter__(self):
         # Without this, iteration (and `a, b = t`) would probe t[len(t)] and get a ShapeError.
         return (self[i] for i in range(len(self)))
 
-    def numpy(self) -> np.ndarray:
-        """The value as a (read-only) ndarray."""
-        return self.data
-
-    def item(self) -> float:
-        """The value of a one-element tensor as a Python number."""
-        return self.data.item()
-
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory, requires no grad)."""
-        return _leaf(self.data, self.label)
+        data = self.values("detach()") if self._data is None else self._data
+        out = _leaf(data, self.label)
+        if state.tracer is not None:
+            state.tracer.detached(out, self, data)
+        return out
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient."""
@@ -150,10 +151,10 @@ class Tensor:
     def __pow__(self, other):
         if isinstance(other, (int, float)) and not isinstance(other, bool):
             return apply(table.POW_CONST, self, p=other)  # a constant exponent: an attribute
-        return _binary(table.POW, self, other)
+        return apply(table.POW, self, other)
 
     def __rpow__(self, other):
-        return _binary(table.POW, other, self)
+        return apply(table.POW, other, self)
 
     def __matmul__(self, other):
         return _matmul(self, other)
@@ -166,31 +167,10 @@ class Tensor:
 
     def __getitem__(self, index):
         if isinstance(index, Tensor):
-            index = index.data
+            index = index.values("indexing by a tensor")
         elif isinstance(index, list):
             index = np.asarray(index)
         return apply(table.GETITEM, self, index=index)
-
-    # Comparisons give plain boolean arrays: they have no gradient.
-    def __lt__(self, other):
-        return self.data < _raw(other)
-
-    def __le__(self, other):
-        return self.data <= _raw(other)
-
-    def __gt__(self, other):
-        return self.data > _raw(other)
-
-    def __ge__(self, other):
-        return self.data >= _raw(other)
-
-    def __eq__(self, other):
-        return self.data == _raw(other)
-
-    def __ne__(self, other):
-        return self.data != _raw(other)
-
-    __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity
 
     @property
     def T(self):
@@ -224,47 +204,51 @@ class Tensor:
         return apply(table.ASTYPE, self, dtype=np.dtype(dtype))
 
     # -- autodiff ---------------------------------------------------------------------------
-    def backward(self, grad=None, create_graph: bool = False, retain_grad: bool = False) -> None:
+    def backward(self, grad=None, create_graph: bool = False, retain_grad: bool = False,
+                 retain_graph: bool | None = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad.
 
-        `grad` is the upstream gradient (required unless self has one element). With
-        `create_graph=True` gradients are Tensors recorded in the graph (for higher order);
-        with `retain_grad=True` intermediate tensors keep their gradient too (for drawing).
+        `grad` is the upstream gradient (required unless self has one element). Backward frees
+        the arrays each node kept once its gradient is passed on; `retain_graph=True` keeps
+        them for another backward pass. With `create_graph=True` gradients are Tensors
+        recorded in the graph (for higher order; it retains the graph); with
+        `retain_grad=True` intermediate tensors keep their gradient too (for drawing).
         """
-        backprop([self], [grad], create_graph=create_graph, retain_grad=retain_grad)
+        backprop([self], [grad], create_graph=create_graph, retain_grad=retain_grad,
+                 retain_graph=retain_graph)
 
 
-def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False):
+def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False,
+             retain_graph=None):
     """Reverse-mode sweep from `roots` (with upstream `grads`).
 
     With `inputs=None`, gradients accumulate into the `.grad` of every leaf that requires
     grad. With `inputs` given, their gradients are returned instead (None where unreachable)
-    and no `.grad` is touched. With `create_graph=True` the sweep is itself recorded.
+    and no `.grad` is touched. With `create_graph=True` the sweep is itself recorded. The
+    graph's kept arrays are freed as the sweep passes, unless `retain_graph` (default:
+    `create_graph`).
     """
+    if state.tracer is not None:
+        state.tracer.refuse("backward()")
+    if retain_graph is None:
+        retain_graph = create_graph
     bk = ENGINE_BACKEND if create_graph else table.NUMPY_BACKEND
-    return backward.sweep(roots, grads, bk, inputs=inputs, retain_grad=retain_grad)
+    return backward.sweep(roots, grads, bk, inputs=inputs, retain_grad=retain_grad,
+                          retain_graph=retain_graph, tensor_of=_tensor_of)
 
 
 # ------------------------------------------------------------------------------------------
-# Leaves
+# Leaves, and tensors seen through the graph
 # ------------------------------------------------------------------------------------------
 
 
-def _named(label) -> str:
-    return f" {label!r}" if label else ""
-
-
-def _check_numeric(array: np.ndarray, label) -> None:
-    if array.dtype.kind not in "biufc":
-        raise TypeError(f"Tensor{_named(label)}: data must be numbers (bool, integer, "
-                        f"floating-point or complex), got dtype {array.dtype}")
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    # Arrays kept in the graph are read-only, so a later in-place write cannot silently
-    # corrupt what backward will read: numpy raises "assignment destination is read-only".
-    array.setflags(write=False)
-    return array
+def _init_leaf(t: Tensor, array, requires_grad: bool, label) -> None:
+    t._data = array
+    t.grad = None
+    t.requires_grad = requires_grad
+    t._node = None
+    t._label = label
+    t._seq = next_seq()
 
 
 def _leaf(array: np.ndarray, label=None) -> Tensor:
@@ -272,37 +256,53 @@ def _leaf(array: np.ndarray, label=None) -> Tensor:
     if array.flags.writeable:
         # A read-only view of a caller's writable array would still change when the caller
         # writes to it, silently changing what backward reads: copy instead.
-        array = _frozen(array.copy())
-    t = Tensor.__new__(Tensor)
-    t._fill(array, False, label)
+        array = frozen(array.copy())
+    t = _new(Tensor)
+    _init_leaf(t, array, False, label)
     return t
 
 
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+def _tensor_of(node: Node, data=None) -> Tensor:
+    """The live Tensor of `node`, or one standing in for it (values: `data`, the kept output,
+    or none), the same one for as long as someone holds it."""
+    t = node()
+    if t is None and node.stand_in is not None:
+        t = node.stand_in()
+    if t is None:
+        t = _new(Tensor)
+        t._data = node.output if data is None else data
+        t.grad = node.grad
+        t.requires_grad = True
+        t._node = node
+        node.stand_in = _ref(t)
+    return t
 
 
-# Which Python scalars take the other operand's dtype, by that dtype's kind.
-_SCALAR_FITS = {"f": numbers.Real, "c": numbers.Complex, "i": numbers.Integral,
-                "u": numbers.Integral}
-
-
-def _takes_dtype(x, kind: str) -> bool:
-    if type(x) is float:  # the common case, decided first
-        return kind in "fc"
-    return not isinstance(x, bool) and isinstance(x, _SCALAR_FITS.get(kind, ()))
+def _parents(node: Node) -> tuple:
+    parents = []
+    for k, p in enumerate(node.inputs):
+        if type(p) is Node:
+            kept = node.input_data
+            p = _tensor_of(p, kept[k] if kept is not None and kept is not FREED
+                           else None)
+        elif not isinstance(p, Tensor):  # a number operand: shown as the constant it was
+            p = _leaf(frozen(np.array(p, dtype=node.dtype)))
+            p._seq = node.seq - 0.5  # (made now, but sorts before the node that read it)
+            node.inputs = (*node.inputs[:k], p, *node.inputs[k + 1:])
+        parents.append(p)
+    return tuple(parents)
 
 
 def as_tensor(x, dtype=None) -> Tensor:
     """`x` itself if it is a Tensor, else a constant leaf (Python numbers take `dtype`)."""
     if isinstance(x, Tensor):
         return x
-    if dtype is not None and _takes_dtype(x, np.dtype(dtype).kind):
+    if dtype is not None and takes_dtype(x, np.dtype(dtype).kind):
         # A Python scalar takes the other operand's dtype, so float32 stays float32; a
         # float scalar with an integer tensor still gives float64, as in NumPy.
-        return _leaf(_frozen(np.array(x, dtype=dtype)))  # fresh: frozen without a copy
+        return _leaf(frozen(np.array(x, dtype=dtype)))  # fresh: frozen without a copy
     array = np.asarray(x)
-    _check_numeric(array, None)
+    check_numeric(array, None)
     return _leaf(array)
 
 
@@ -310,33 +310,57 @@ def as_tensor(x, dtype=None) -> Tensor:
 # Applying an op: the one place where graph nodes are made
 # ------------------------------------------------------------------------------------------
 
+_new = object.__new__
+_new_ref = weakref.ref.__new__
+_ref = weakref.ref
 
-def _node(op, out, parents, arrays, attrs=None, saved=None) -> Tensor:
-    # `arrays` are the parents' arrays the forward read: backward reads exactly these.
+
+def _output(op, out, inputs, graph_inputs, arrays, attrs, saved, record) -> Tensor:
+    """The Tensor holding `out`, with a Node when `record` (some input requires grad)."""
     if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
         out = np.asarray(out)
     out.setflags(write=False)  # (setflags: a third faster than flags.writeable = False)
-    t = Tensor.__new__(Tensor)
-    recorded = False
-    if state.grad_enabled:
-        for p in parents:
-            if p.requires_grad:
-                recorded = True
-                break
-    if recorded:
-        t._fill(out, True, None, op, parents, arrays, attrs, saved)
+    t = _new(Tensor)
+    t._data = out
+    t.grad = None
+    if record and state.grad_enabled:
+        node = _new_ref(Node, t)
+        node.creator = op
+        node.inputs = graph_inputs
+        node.input_data = arrays if op.keeps_inputs else None
+        node.output = out if op.keeps_output else None
+        if saved is not None:
+            node.saved = saved
+        node.attrs = attrs
+        node.seq = next_seq()
+        node.shape = out.shape
+        node.dtype = out.dtype
+        t.requires_grad = True
+        t._node = node
     else:
-        t._fill(out, False, None)
+        t.requires_grad = False
+        t._node = None
+        t._label = None
+        t._seq = next_seq()
+    if state.watched:
+        _watch(op, out, inputs, arrays, attrs, t)
+    return t
+
+
+def _watch(op, out, inputs, arrays, attrs, t) -> None:
     if state.anomaly and not np.all(np.isfinite(out)):
         # The new node has no label yet: name the op and the inputs it was given.
         bad = "NaN" if np.any(np.isnan(out)) else "Inf"
-        names = ", ".join(describe(p) for p in parents)
+        names = ", ".join(describe(p) if isinstance(p, Tensor) else repr(p) for p in inputs)
         raise AnomalyError(f"{bad} in the output of {op.name} (inputs {names})")
-    return t
+    if state.tracer is not None:
+        state.tracer.op(op, inputs, arrays, attrs, t, out)
 
 
 def _shape_error(op, inputs, exc) -> ShapeError:
     names = ", ".join(describe(t) for t in inputs)
+    if str(exc).startswith(f"{op.name}: "):  # the forward's own check: say it, then inputs
+        return ShapeError(f"{exc} (inputs {names})")
     return ShapeError(f"{op.name}: inputs do not fit: {names} ({exc})")
 
 
@@ -345,53 +369,100 @@ def apply(op, *inputs, **attrs) -> Tensor:
 
     Python numbers among the inputs take the dtype of the first tensor among them.
     """
-    if len(inputs) == 1:  # (the common case, kept short: one input, nothing to lift)
-        if not isinstance(inputs[0], Tensor):
-            inputs = (as_tensor(inputs[0]),)
-        arrays = (inputs[0].data,)
+    if len(inputs) == 1:  # (the common case, kept short: one input)
+        x = inputs[0]
+        if not isinstance(x, Tensor):
+            x = as_tensor(x)
+            inputs = (x,)
+        arrays = (x._data,)
+        record = x.requires_grad
     else:
         for x in inputs:
             if not isinstance(x, Tensor):
                 inputs = _lift(inputs)
                 break
-        arrays = [t.data for t in inputs]
+        record = False
+        for x in inputs:
+            if x.requires_grad:
+                record = True
+                break
+        arrays = tuple([x._data for x in inputs])
     if op.float_only:
         for t in inputs:
-            if t.data.dtype.kind != "f":
+            if t._data.dtype.kind != "f":
                 raise TypeError(f"{op.name}: needs a floating-point input, got {describe(t)} "
                                 f"of dtype {t.dtype}")
     try:
         out = op.forward(*arrays, **attrs)
     except (ValueError, IndexError) as exc:  # (numpy's AxisError is both)
         raise _shape_error(op, inputs, exc) from None
+    except TypeError:
+        _check_kept(op, inputs)
+        raise
+    saved = None
     if op.saves:
         out, saved = out
-        return _node(op, out, inputs, arrays, attrs or None, saved)
-    return _node(op, out, inputs, arrays, attrs or None)
+    graph_inputs = None
+    if record:
+        graph_inputs = (x._node or x,) if len(inputs) == 1 else \
+            tuple([t._node or t for t in inputs])
+    return _output(op, out, inputs, graph_inputs, arrays, attrs or None, saved, record)
 
 
 def _lift(inputs) -> tuple:
-    dtype = next((x.data.dtype for x in inputs if isinstance(x, Tensor)), None)
+    dtype = next((x._data.dtype for x in inputs if isinstance(x, Tensor)), None)
     return tuple(as_tensor(x, dtype) for x in inputs)
 
 
+def _check_kept(op, inputs) -> None:
+    for t in inputs:
+        if t._data is None:
+            t.values(f"an input of {op.name}")  # raises: the values were not kept
+
+
+def _number(x, dtype):
+    """`x` as a plain number operand when it can stay one, else as a constant leaf."""
+    n = plain_number(x)
+    return as_tensor(x, dtype) if n is None else n
+
+
 def _binary(op, a, b) -> Tensor:
-    # `apply` unrolled for the hot path of every +, -, *, /, @: two inputs, no attributes.
-    if not isinstance(a, Tensor):  # (isinstance: a Parameter is a Tensor too)
-        a = as_tensor(a, b.data.dtype)
-    elif not isinstance(b, Tensor):
-        b = as_tensor(b, a.data.dtype)
-    x, y = a.data, b.data
+    # `apply` unrolled for the hot path of every +, -, *, /: two inputs, no attributes; a
+    # Python number stays a number (NumPy keeps the tensor's dtype: NEP 50's weak scalars).
+    if isinstance(a, Tensor):
+        x = a._data
+        if isinstance(b, Tensor):
+            y = b._data
+        else:
+            b = _number(b, x.dtype)
+            y = b._data if isinstance(b, Tensor) else b
+    else:
+        y = b._data
+        a = _number(a, y.dtype)
+        x = a._data if isinstance(a, Tensor) else a
     try:
         out = op.forward(x, y)
     except ValueError as exc:
         raise _shape_error(op, (a, b), exc) from None
-    return _node(op, out, (a, b), (x, y))
+    except TypeError:
+        _check_kept(op, [t for t in (a, b) if isinstance(t, Tensor)])
+        raise
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            record = a.requires_grad or b.requires_grad
+            graph_inputs = (a._node or a, b._node or b) if record else None
+        else:
+            record = a.requires_grad
+            graph_inputs = (a._node or a, b) if record else None
+    else:
+        record = b.requires_grad
+        graph_inputs = (a, b._node or b) if record else None
+    return _output(op, out, (a, b), graph_inputs, (x, y), None, None, record)
 
 
 def _matmul(a, b) -> Tensor:
     a, b = as_tensor(a), as_tensor(b)
-    if a.data.ndim == 0 or b.data.ndim == 0:
+    if a._data.ndim == 0 or b._data.ndim == 0:
         raise ShapeError(f"matmul: scalars are not matrices: {describe(a)}, {describe(b)}")
     return _binary(table.MATMUL, a, b)
 
@@ -401,4 +472,4 @@ def _axis(axis):
 
 
 # The backend whose helpers are recorded ops: VJP rules run on it under create_graph=True.
-ENGINE_BACKEND = table.Backend("engine", run=apply, raw=_raw, lift=as_tensor, records=True)
+ENGINE_BACKEND = table.Backend("engine", run=apply, raw=array_of, lift=as_tensor, records=True)

@@ -60,6 +60,8 @@ def cases():
          lambda g: ops.apply(ops.SCATTER, g, shape=(4, 2), index=np.array([1, 3, 1])),
          [normal(3, 2)]),
         ("embedding", "embedding(W, ids 2x2)", lambda w: al.embedding(w, ids), [normal(5, 3)]),
+        ("pick", "pick(a, targets [2, 0, 3])", lambda a: al.pick(a, np.array([2, 0, 3])),
+         [normal(3, 4)]),
         ("broadcast_to", "broadcast_to(a, (2, 3, 4))",
          lambda a: al.broadcast_to(a, (2, 3, 4)), [normal(3, 1)]),
         ("sum_to", "sum_to(a, (3, 1)) (un-broadcast)", lambda a: ops.sum_to(a, (3, 1)),

@@ -138,7 +138,7 @@ def test_fused_repeated_backward_gives_the_same_gradients(kind):
     layer = make_layer(kind, 3, 4, rng=0)
     out, _ = layer(np.random.default_rng(0).standard_normal((5, 2, 3)))
     loss = (out * out).sum()
-    loss.backward()
+    loss.backward(retain_graph=True)  # (backward frees the kept arrays unless asked not to)
     first = [p.grad.copy() for p in layer.parameters()]
     loss.backward()  # accumulates: exactly twice, saved buffers intact
     for a, p in zip(first, layer.parameters()):

@@ -117,7 +117,7 @@ def _graph_sizes(layer, detach: bool, batches: int = 4) -> list[int]:
     for _ in range(batches):
         out, state = layer(rng.standard_normal((4, 2, 2)), state)
         loss = (out * out).sum()
-        loss.backward()
+        loss.backward(retain_graph=not detach)  # (without detach, the next one reaches it)
         sizes.append(to_networkx(loss).number_of_nodes())
         if detach:
             state = detach_state(state)

@@ -324,6 +324,15 @@ def test_embedding_gradient_with_repeated_ids(ids_shape, seed, rows, dim):
 
 @SETTINGS
 @given(batch=hnp.array_shapes(min_dims=0, max_dims=2, max_side=3), classes=st.integers(1, 4),
+       seed=seeds)
+def test_pick_gradient(batch, classes, seed):
+    rng = np.random.default_rng(seed)
+    targets = rng.integers(0, classes, batch)
+    check(lambda z: al.pick(z, targets), normal(rng, (*batch, classes)))
+
+
+@SETTINGS
+@given(batch=hnp.array_shapes(min_dims=0, max_dims=2, max_side=3), classes=st.integers(1, 4),
        seed=seeds, reduction=st.sampled_from(["mean", "sum"]))
 def test_cross_entropy_gradient(batch, classes, seed, reduction):
     rng = np.random.default_rng(seed)
@@ -359,7 +368,7 @@ def _engine_ops():
 def test_every_engine_op_is_gradchecked_here():
     tested = {*BINARY, *UNARY, "pow", "where", "matmul", "sum", "mean", "max", "softmax",
               "log_softmax", "logsumexp", "reshape", "transpose", "getitem", "scatter",
-              "broadcast_to", "sum_to", "astype", "concat", "stack", "embedding"}
+              "broadcast_to", "sum_to", "astype", "concat", "stack", "embedding", "pick"}
     assert _engine_ops() <= set(al.OPS)
     assert _engine_ops() - tested == set()
 

@@ -172,10 +172,11 @@ def test_grad_many_uses_of_one_node():
 
 def test_repeated_backward_accumulates_and_zero_grad_resets():
     # Documented: .backward() adds into .grad; call zero_grad() (or set None) between steps.
+    # (Backward frees the graph's kept arrays unless retain_graph=True.)
     x = leaf([1.0, 2.0])
     y = (x * x).sum()
-    y.backward()
-    y.backward()
+    y.backward(retain_graph=True)
+    y.backward(retain_graph=True)
     np.testing.assert_array_equal(x.grad, 2 * (2 * x.data))
     x.zero_grad()
     assert x.grad is None
