@@ -1,5 +1,6 @@
 """autograd_lite: a small reverse-mode autodiff engine written from scratch on NumPy."""
 
+from autograd_lite.compile import Compiled, CompileWarning, compile
 from autograd_lite.functional import grad, hvp, value_and_grad, vjp
 from autograd_lite.gradcheck import GradcheckError, gradcheck
 from autograd_lite.graph import to_networkx
@@ -28,7 +29,7 @@ from autograd_lite.ops import (
     transpose,
     where,
 )
-from autograd_lite.errors import AnomalyError, GradientError, ShapeError
+from autograd_lite.errors import AnomalyError, CompileError, GradientError, ShapeError
 from autograd_lite.state import detect_anomaly, is_grad_enabled, no_grad
 from autograd_lite.tensor import Tensor
 from autograd_lite import nn, optim  # noqa: E402,F401
@@ -36,6 +37,7 @@ from autograd_lite import nn, optim  # noqa: E402,F401
 __all__ = [
     "Tensor", "Op", "OPS", "defop", "apply", "no_grad", "is_grad_enabled", "detect_anomaly",
     "grad", "value_and_grad", "hvp", "vjp", "gradcheck", "GradcheckError", "to_networkx",
+    "compile", "Compiled", "CompileError", "CompileWarning",
     "ShapeError", "GradientError", "AnomalyError", "nn", "optim",
     "sigmoid", "tanh", "relu", "exp", "log", "matmul", "concat", "stack", "split", "where",
     "softmax", "log_softmax", "logsumexp", "cross_entropy", "mse", "embedding", "pick",

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograd_lite import state
 from autograd_lite.errors import GradientError, ShapeError, describe
 from autograd_lite.tensor import Tensor, backprop
 
-# How many `grad` functions are evaluating their `f` right now. A `grad` called inside
-# another one (directly, through argnums or through a closure) must record its backward
-# pass, so that the outer one can differentiate through it.
-_tracing = {"depth": 0}
 
 
 def _as_input(x) -> Tensor:
@@ -51,16 +48,16 @@ def _gradient_function(f, argnums, name: str):
             if not -len(args) <= n < len(args):
                 raise TypeError(f"{name}: argnums={argnums!r} asks for argument {n}, but f "
                                 f"was called with {len(args)} positional argument(s)")
-        nested = _tracing["depth"] > 0
+        nested = state.grad_depth > 0
         inputs = []
         for n in nums:
             args[n] = _as_input(args[n])
             inputs.append(args[n])
-        _tracing["depth"] += 1
+        state.grad_depth += 1
         try:
             out = f(*args)
         finally:
-            _tracing["depth"] -= 1
+            state.grad_depth -= 1
         if not isinstance(out, Tensor) or out.size != 1:
             shape = out.shape if isinstance(out, Tensor) else np.shape(out)
             raise GradientError(f"{name}: f must return a scalar Tensor, got "

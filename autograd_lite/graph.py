@@ -1,11 +1,15 @@
-"""Export the graph that produced a tensor as a networkx.DiGraph, for drawing and analysis."""
+"""Export the graph that produced a tensor, or a compiled program, as a networkx.DiGraph, for
+drawing and analysis."""
 
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
 
+from autograd_lite.compile import Compiled
+from autograd_lite.program import Program
 from autograd_lite.tensor import Tensor
+from autograd_lite.trace import EXTERN
 
 
 def _ancestors(root: Tensor) -> list[Tensor]:
@@ -28,8 +32,12 @@ def _ancestors(root: Tensor) -> list[Tensor]:
     return order
 
 
-def to_networkx(tensor: Tensor) -> nx.DiGraph:
+def to_networkx(tensor) -> nx.DiGraph:
     """The graph that produced `tensor`: one node per tensor, edges parent -> child.
+
+    `tensor` may also be a compiled function (its newest program is drawn) or a Program:
+    one node per value of the program (arguments, outside tensors, constants, op outputs),
+    with the same attributes (grad_norm is None: a program keeps no gradients).
 
     Node ids are `n0, n1, ...` in topological order. Attributes: op (None for a leaf),
     label, shape, dtype, is_parameter, requires_grad, grad_norm (None before backward or
@@ -37,6 +45,13 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
     `arg`, the argument position, and `args`, all positions (`(0, 1)` for `x * x`). The root
     has `is_output=True`.
     """
+    if isinstance(tensor, Compiled):
+        if tensor.program is None:
+            raise ValueError(f"to_networkx: {tensor!r} has not been called yet, so it has no "
+                             f"program to draw")
+        tensor = tensor.program
+    if isinstance(tensor, Program):
+        return _program_graph(tensor)
     nodes = _ancestors(tensor)
     ids = {id(t): f"n{k}" for k, t in enumerate(nodes)}
     g = nx.DiGraph()
@@ -51,7 +66,7 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
             is_parameter=bool(t.is_parameter),
             requires_grad=bool(t.requires_grad),
             grad_norm=None if grad is None else float(np.linalg.norm(np.ravel(grad))),
-            attrs=_attrs_text(t),
+            attrs=_attrs_text(t.attrs),
             is_output=t is tensor,
         )
         for k, p in enumerate(t.parents):
@@ -63,11 +78,44 @@ def to_networkx(tensor: Tensor) -> nx.DiGraph:
     return g
 
 
-def _attrs_text(t: Tensor) -> str:
-    if not t.attrs:
+def _program_graph(program: Program) -> nx.DiGraph:
+    values = program.values
+    used = set(program.outputs)
+    for ins in program.instrs:
+        used.update(ins.inputs)
+        used.add(ins.out)
+    ids = {slot: f"n{k}" for k, slot in enumerate(sorted(used))}  # slots are in trace order
+    made_by = {ins.out: ins for ins in program.instrs}
+    g = nx.DiGraph()
+    for slot in sorted(used):
+        v, ins = values[slot], made_by.get(slot)
+        g.add_node(
+            ids[slot],
+            op=None if ins is None else ins.op.name,
+            label=v.label,
+            shape=tuple(v.shape),
+            dtype=type(v.source).__name__ if v.dtype is None else str(v.dtype),
+            is_parameter=v.kind == EXTERN and bool(v.source.is_parameter),
+            requires_grad=bool(v.requires_grad),
+            grad_norm=None,
+            attrs="" if ins is None else _attrs_text(ins.attrs),
+            is_output=slot in program.outputs,
+        )
+    for ins in program.instrs:
+        for k, s in enumerate(ins.inputs):
+            edge = (ids[s], ids[ins.out])
+            if g.has_edge(*edge):
+                g.edges[edge]["args"] += (k,)
+            else:
+                g.add_edge(*edge, arg=k, args=(k,))
+    return g
+
+
+def _attrs_text(attrs) -> str:
+    if not attrs:
         return ""
     parts = []
-    for key, value in t.attrs.items():
+    for key, value in attrs.items():
         if isinstance(value, np.ndarray):
             value = f"array{value.shape}"
         parts.append(f"{key}={value}")

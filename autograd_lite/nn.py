@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from autograd_lite import ops
+from autograd_lite import ops, state
 from autograd_lite.errors import ShapeError, describe
 from autograd_lite.tensor import Tensor
 
@@ -27,6 +27,8 @@ class Parameter(Tensor):
 
     def assign(self, values) -> None:
         """Replace the values (same shape and dtype); the old array stays intact."""
+        if state.tracer is not None:  # (said before any read of the old values)
+            state.tracer.mutated(self)
         values = np.array(values, dtype=self.dtype)
         if values.shape != self.shape:
             raise ValueError(f"assign: parameter '{self.label}' has shape {self.shape}, "
@@ -36,6 +38,8 @@ class Parameter(Tensor):
 
     def sub_(self, delta) -> "Parameter":
         """p <- p - delta, for hand-written updates (delta is cast to p's dtype); returns p."""
+        if state.tracer is not None:
+            state.tracer.mutated(self)
         delta = np.asarray(delta.data if isinstance(delta, Tensor) else delta, dtype=self.dtype)
         values = self.data - delta
         if values.shape != self.shape:

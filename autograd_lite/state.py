@@ -14,6 +14,10 @@ grad_enabled = True
 anomaly = False
 tracer = None  # the trace being recorded by autograd_lite.compile, if any
 watched = False
+# How many `grad` functions are evaluating their `f` right now. A `grad` called inside
+# another one (directly, through argnums or through a closure) must record its backward
+# pass, so that the outer one can differentiate through it.
+grad_depth = 0
 
 # Every node and leaf gets the next number when it is made; a node is always made after its
 # inputs, so sorting by this number is a topological order.
