@@ -244,6 +244,7 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False,
 
 def _init_leaf(t: Tensor, array, requires_grad: bool, label) -> None:
     t._data = array
+    t.shape = array.shape
     t.grad = None
     t.requires_grad = requires_grad
     t._node = None
@@ -271,6 +272,7 @@ def _tensor_of(node: Node, data=None) -> Tensor:
     if t is None:
         t = _new(Tensor)
         t._data = node.output if data is None else data
+        t.shape = node.shape
         t.grad = node.grad
         t.requires_grad = True
         t._node = node
@@ -307,44 +309,13 @@ def as_tensor(x, dtype=None) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------
-# Applying an op: the one place where graph nodes are made
+# Applying an op: where graph nodes are made (apply, and _binary for + - * /)
 # ------------------------------------------------------------------------------------------
 
 _new = object.__new__
 _new_ref = weakref.ref.__new__
 _ref = weakref.ref
-
-
-def _output(op, out, inputs, graph_inputs, arrays, attrs, saved, record) -> Tensor:
-    """The Tensor holding `out`, with a Node when `record` (some input requires grad)."""
-    if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
-        out = np.asarray(out)
-    out.setflags(write=False)  # (setflags: a third faster than flags.writeable = False)
-    t = _new(Tensor)
-    t._data = out
-    t.grad = None
-    if record and state.grad_enabled:
-        node = _new_ref(Node, t)
-        node.creator = op
-        node.inputs = graph_inputs
-        node.input_data = arrays if op.keeps_inputs else None
-        node.output = out if op.keeps_output else None
-        if saved is not None:
-            node.saved = saved
-        node.attrs = attrs
-        node.seq = next_seq()
-        node.shape = out.shape
-        node.dtype = out.dtype
-        t.requires_grad = True
-        t._node = node
-    else:
-        t.requires_grad = False
-        t._node = None
-        t._label = None
-        t._seq = next_seq()
-    if state.watched:
-        _watch(op, out, inputs, arrays, attrs, t)
-    return t
+_INT64 = (-(2**63), 2**63)  # Python ints NumPy takes as weak scalars
 
 
 def _watch(op, out, inputs, arrays, attrs, t) -> None:
@@ -402,11 +373,36 @@ def apply(op, *inputs, **attrs) -> Tensor:
     saved = None
     if op.saves:
         out, saved = out
-    graph_inputs = None
-    if record:
-        graph_inputs = (x._node or x,) if len(inputs) == 1 else \
-            tuple([t._node or t for t in inputs])
-    return _output(op, out, inputs, graph_inputs, arrays, attrs or None, saved, record)
+    if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
+        out = np.asarray(out)
+    out.setflags(write=False)  # (setflags: a third faster than flags.writeable = False)
+    t = _new(Tensor)
+    t._data = out
+    t.shape = shape = out.shape
+    t.grad = None
+    if record and state.grad_enabled:  # (as in _binary: keep the two alike)
+        node = _new_ref(Node, t)
+        node.creator = op
+        node.inputs = (x._node or x,) if len(inputs) == 1 else \
+            tuple([i._node or i for i in inputs])
+        node.input_data = arrays if op.keeps_inputs else None
+        node.output = out if op.keeps_output else None
+        if saved is not None:
+            node.saved = saved
+        node.attrs = attrs or None
+        node.seq = next_seq()
+        node.shape = shape
+        node.dtype = out.dtype
+        t.requires_grad = True
+        t._node = node
+    else:
+        t.requires_grad = False
+        t._node = None
+        t._label = None
+        t._seq = next_seq()
+    if state.watched:
+        _watch(op, out, inputs, arrays, attrs or None, t)
+    return t
 
 
 def _lift(inputs) -> tuple:
@@ -427,19 +423,30 @@ def _number(x, dtype):
 
 
 def _binary(op, a, b) -> Tensor:
-    # `apply` unrolled for the hot path of every +, -, *, /: two inputs, no attributes; a
-    # Python number stays a number (NumPy keeps the tensor's dtype: NEP 50's weak scalars).
+    # `apply` unrolled for the hot path of every +, -, *, /: two inputs, no attributes (keep
+    # the two alike). A Python number stays a number (NumPy keeps the tensor's dtype: NEP 50).
     if isinstance(a, Tensor):
         x = a._data
         if isinstance(b, Tensor):
             y = b._data
+            record = a.requires_grad or b.requires_grad
         else:
-            b = _number(b, x.dtype)
-            y = b._data if isinstance(b, Tensor) else b
+            kind = type(b)
+            if kind is not float and (kind is not int or not _INT64[0] <= b < _INT64[1]):
+                b = _number(b, x.dtype)  # (NumPy scalars, bools, arrays, ...)
+                if isinstance(b, Tensor):
+                    return _binary(op, a, b)
+            y = b
+            record = a.requires_grad
     else:
         y = b._data
-        a = _number(a, y.dtype)
-        x = a._data if isinstance(a, Tensor) else a
+        kind = type(a)
+        if kind is not float and (kind is not int or not _INT64[0] <= a < _INT64[1]):
+            a = _number(a, y.dtype)
+            if isinstance(a, Tensor):
+                return _binary(op, a, b)
+        x = a
+        record = b.requires_grad
     try:
         out = op.forward(x, y)
     except ValueError as exc:
@@ -447,17 +454,33 @@ def _binary(op, a, b) -> Tensor:
     except TypeError:
         _check_kept(op, [t for t in (a, b) if isinstance(t, Tensor)])
         raise
-    if isinstance(a, Tensor):
-        if isinstance(b, Tensor):
-            record = a.requires_grad or b.requires_grad
-            graph_inputs = (a._node or a, b._node or b) if record else None
-        else:
-            record = a.requires_grad
-            graph_inputs = (a._node or a, b) if record else None
+    if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
+        out = np.asarray(out)
+    out.setflags(write=False)
+    t = _new(Tensor)
+    t._data = out
+    t.shape = shape = out.shape
+    t.grad = None
+    if record and state.grad_enabled:
+        node = _new_ref(Node, t)
+        node.creator = op
+        node.inputs = (a if x is a else a._node or a, b if y is b else b._node or b)
+        node.input_data = (x, y) if op.keeps_inputs else None
+        node.output = out if op.keeps_output else None
+        node.attrs = None
+        node.seq = next_seq()
+        node.shape = shape
+        node.dtype = out.dtype
+        t.requires_grad = True
+        t._node = node
     else:
-        record = b.requires_grad
-        graph_inputs = (a, b._node or b) if record else None
-    return _output(op, out, (a, b), graph_inputs, (x, y), None, None, record)
+        t.requires_grad = False
+        t._node = None
+        t._label = None
+        t._seq = next_seq()
+    if state.watched:
+        _watch(op, out, (a, b), (x, y), None, t)
+    return t
 
 
 def _matmul(a, b) -> Tensor:

@@ -73,7 +73,9 @@ class Values:
     that no backward rule reads are not kept for tensors reached only through the graph.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_node", "_label", "_seq", "__weakref__")
+    # `shape` is a plain field (read on every backward step), set wherever `_data` is.
+    __slots__ = ("_data", "shape", "grad", "requires_grad", "_node", "_label", "_seq",
+                 "__weakref__")
     __array_priority__ = 1000  # ndarray OP Tensor defers to Tensor's reflected operator
 
     @property
@@ -86,6 +88,7 @@ class Values:
         if state.tracer is not None:
             state.tracer.mutated(self)
         self._data = array
+        self.shape = array.shape
 
     def values(self, what: str = "data") -> np.ndarray:
         """The values; `what` names the access in errors (a trace refuses data-dependence)."""
@@ -98,11 +101,6 @@ class Values:
         return d
 
     @property
-    def shape(self) -> tuple:
-        d = self._data
-        return self._node.shape if d is None else d.shape
-
-    @property
     def dtype(self):
         d = self._data
         return self._node.dtype if d is None else d.dtype
@@ -113,8 +111,7 @@ class Values:
 
     @property
     def size(self) -> int:
-        d = self._data
-        return int(np.prod(self._node.shape)) if d is None else d.size
+        return int(np.prod(self.shape))
 
     def __len__(self) -> int:
         return self.shape[0] if self.shape else len(self._data)  # (0-d: numpy's TypeError)
