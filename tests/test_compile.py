@@ -127,6 +127,26 @@ def test_gradients_reach_arguments_that_require_grad():
     assert np.array_equal(gW, W.grad)
 
 
+def test_gradients_flow_on_into_an_outer_eager_graph():
+    W = nn.Parameter(np.array([[1.0, -2.0], [0.5, 3.0]]))
+    step = al.compile(lambda h, *, scale: (al.tanh(h @ W) * scale).sum())
+    x = Tensor(np.array([[0.1, 0.2], [0.3, -0.4]]), requires_grad=True)
+    h = al.sigmoid(x * 2.0)  # not a leaf: the compiled call's gradient goes on through it
+    step(h, scale=3.0).backward()
+    compiled = (x.grad.copy(), W.grad.copy())
+    x.grad = W.grad = None
+    (al.tanh(al.sigmoid(x * 2.0) @ W) * 3.0).sum().backward()
+    np.testing.assert_allclose(compiled[0], x.grad, rtol=1e-12)
+    np.testing.assert_allclose(compiled[1], W.grad, rtol=1e-12)
+
+
+def test_nested_arguments_and_returning_an_argument():
+    step = al.compile(lambda pair, opts: (pair[0] * pair[1] + opts["bias"], pair[0]))
+    a, b = Tensor(np.array([1.0, 2.0])), np.array([3.0, 4.0])
+    out, same = step((a, b), {"bias": np.array(0.5)})
+    assert out.data.tolist() == [3.5, 8.5] and same is a
+
+
 def test_several_outputs_each_carry_gradient():
     W = nn.Parameter(np.array([[0.5, -1.0], [2.0, 0.25]]))
 
