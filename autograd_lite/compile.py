@@ -240,7 +240,7 @@ def _signature(x) -> tuple:
 
 
 def _describe(key) -> str:
-    tree, sigs, grad = key
+    _, sigs, grad = key
     parts = [f"{shape} {dtype}{' requires grad' if rg else ''}" for shape, dtype, rg in sigs]
     return f"arguments [{', '.join(parts)}], grad {'enabled' if grad else 'disabled'}"
 

@@ -9,7 +9,6 @@ from autograd_lite.errors import GradientError, ShapeError, describe
 from autograd_lite.tensor import Tensor, backprop
 
 
-
 def _as_input(x) -> Tensor:
     """A tensor to differentiate with respect to (integers and bools become float64)."""
     if isinstance(x, Tensor):
