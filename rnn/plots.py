@@ -15,7 +15,16 @@ from matplotlib.figure import Figure  # figures without pyplot: no window, no gl
 from rnn.io import replacing
 from rnn.tasks import ADDING_BASELINE_MSE
 
-CELL_COLOURS = {"rnn": "tab:red", "lstm": "tab:blue"}
+CELL_COLOURS = {"rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green",
+                "peephole": "tab:purple", "cifg": "tab:orange", "mgu": "tab:brown"}
+_MORE_COLOURS = ("tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+
+
+def cell_colour(cell: str) -> str:
+    """One colour per cell in every plot; a cell registered later gets the next free one."""
+    if cell not in CELL_COLOURS:
+        CELL_COLOURS[cell] = _MORE_COLOURS[(len(CELL_COLOURS) - 6) % len(_MORE_COLOURS)]
+    return CELL_COLOURS[cell]
 
 
 def save(fig: Figure, path, dpi: int = 100) -> str:
@@ -100,7 +109,7 @@ def plot_loss_curves(results, path) -> str:
         for r in results:
             if r.lag != lag:
                 continue
-            colour = CELL_COLOURS[r.cell]
+            colour = cell_colour(r.cell)
             ax.plot(*moving_average(r.loss, 50), color=colour, lw=1, alpha=0.6,
                     label=f"{r.cell} train")
             ax.plot(r.val_step, r.val_loss, color=colour, lw=1.8, label=f"{r.cell} validation")
@@ -122,7 +131,7 @@ def plot_grad_norms(grads: dict, grad_lag: int, path) -> str:
     for cell, r in grads.items():
         for kind, style in (("trained", "-"), ("init", ":")):
             norms = np.asarray(getattr(r, "grad_" + kind))[::-1]  # index = lag
-            ax.plot(np.arange(len(norms)), norms, color=CELL_COLOURS[cell], ls=style,
+            ax.plot(np.arange(len(norms)), norms, color=cell_colour(cell), ls=style,
                     label=f"{cell} ({kind})")
     ax.set_yscale("log")
     ax.set_xlabel("lag T - t (steps before the loss)")

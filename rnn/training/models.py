@@ -10,6 +10,7 @@ from autograd_lite.tensor import Tensor
 from rnn import tasks
 from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays
 from rnn.data import Vocab, one_hot
+from rnn.cells import cell_class
 from rnn.layers import make_layer
 from rnn.training.config import DTYPES, TrainConfig
 
@@ -60,7 +61,9 @@ class RegressionModel(nn.Module):
 
 def make_model(config: TrainConfig, vocab_size: int | None = None, rng=None):
     """The model for `config`'s task (`vocab_size` is needed for text only)."""
-    common = dict(dtype=DTYPES[config.dtype], fused=config.fused,
+    # A cell without a fused kernel trains on its readable graph (no fallback notice).
+    fused = config.fused and cell_class(config.cell).fused_kernel() is not None
+    common = dict(dtype=DTYPES[config.dtype], fused=fused,
                   forget_bias=config.forget_bias,
                   rng=np.random.default_rng([config.seed, 0]) if rng is None else rng)
     if config.task == "adding":
