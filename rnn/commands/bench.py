@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+
 from rnn.errors import UserError
 
 # Benchmark name -> (module with `main(argv) -> int`, one line on what it measures).
