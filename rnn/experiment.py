@@ -26,6 +26,7 @@ from rnn import tasks
 from rnn.blas import single_thread_blas
 from rnn.training import AddingProblem, RegressionModel, Trainer, regression_mse
 
+
 @dataclass
 class LongTermConfig:
     """The cells (any registered ones), the budget they share, and the lags to try."""
@@ -48,8 +49,8 @@ class LongTermConfig:
     def quick(cls, seed: int = 0, steps: int | None = None,
               cells: tuple = ("rnn", "lstm")) -> "LongTermConfig":
         """A small version (short lags) that finishes in well under a minute."""
-        return cls(cells=tuple(cells), lags=(10, 25), grad_lag=25, steps=steps or 1000, hidden=32, batch=32,
-                   lr=0.01, seed=seed, test_size=500, grad_batch=32, record_every=50)
+        return cls(cells=tuple(cells), lags=(10, 25), grad_lag=25, steps=steps or 1000,
+                   hidden=32, batch=32, lr=0.01, seed=seed, test_size=500, grad_batch=32, record_every=50)
 
 
 @dataclass

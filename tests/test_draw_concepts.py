@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnn import draw
-from rnn.draw import rendering
 from rnn.commands import draw as draw_command
+from rnn.draw import rendering
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 

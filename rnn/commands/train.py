@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from rnn.blas import single_thread_blas
 from rnn.argtypes import CELL_CHOICES, file_name
+from rnn.blas import single_thread_blas
 from rnn.errors import UserError
 from rnn.io import output_target
 

@@ -143,7 +143,8 @@ def module_figure(cell) -> graphviz.Digraph:
 
 
 def equations_html(spec: CellSpec) -> list[str]:
-    """The cell's equations as HTML lines, products written out: f_t = σ(W_f·[h_{t−1}, x_t] + b_f)."""
+    """The cell's equations as HTML lines, products written out:
+    f_t = σ(W_f·[h_{t−1}, x_t] + b_f)."""
     return [f"{symbol_html(v)} = {_expr_html(e, spec)}" for v, e in spec.equations]
 
 

@@ -2,6 +2,9 @@
 compiles them into NumPy BPTT functions and checks them against the engine.
 """
 
+from rnn.symbolic import compiled as _compiled_module
+from rnn.symbolic import derive as _derive_module
+from rnn.symbolic import trace as _trace_module
 from rnn.symbolic.compiled import (
     CompiledCell,
     backward_step,
@@ -33,11 +36,19 @@ from rnn.symbolic.trace import CellSpec, Linear, SymbolicUnsupported, cell_spec
 from rnn.symbolic.unrolled import naive_route, unrolled, unrolled_gradients
 from rnn.symbolic.vjp import RuleCheck, VJPRule, check_engine_ops, check_op_table, vjp_rules
 
+
+def clear_caches() -> None:
+    """Forget every traced spec, derivation and compiled cell (and the derived σ', tanh')."""
+    for fn in (_trace_module._spec, _derive_module._derivation, _compiled_module._compiled,
+               sigmoid_prime, tanh_prime):
+        fn.cache_clear()
+
+
 __all__ = [
     "CellSpec", "CompiledCell", "CrossCheck", "Derivation", "Linear", "LocalDerivative",
     "RuleCheck", "SymbolicUnsupported", "VJPRule", "Var", "backward_step", "bptt",
     "carry_path", "cell_spec", "check_engine_ops", "check_op_table", "compiled",
-    "cross_check", "delta", "derivation", "derivation_latex", "derivation_markdown",
+    "clear_caches", "cross_check", "delta", "derivation", "derivation_latex", "derivation_markdown",
     "derivation_pretty", "derive_cell", "engine_gradients", "finite_difference_grads",
     "forward", "init_params", "lstm_backward_step", "naive_route", "param_shapes",
     "path_magnitudes", "path_table", "plot_path_magnitudes", "random_problem",

@@ -8,9 +8,9 @@ import numpy as np
 from autograd_lite import nn
 from autograd_lite.tensor import Tensor
 from rnn import tasks
+from rnn.cells import cell_class
 from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays
 from rnn.data import Vocab, one_hot
-from rnn.cells import cell_class
 from rnn.layers import make_layer
 from rnn.training.config import DTYPES, TrainConfig
 
