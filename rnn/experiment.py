@@ -50,7 +50,8 @@ class LongTermConfig:
               cells: tuple = ("rnn", "lstm")) -> "LongTermConfig":
         """A small version (short lags) that finishes in well under a minute."""
         return cls(cells=tuple(cells), lags=(10, 25), grad_lag=25, steps=steps or 1000,
-                   hidden=32, batch=32, lr=0.01, seed=seed, test_size=500, grad_batch=32, record_every=50)
+                   hidden=32, batch=32, lr=0.01, seed=seed, test_size=500, grad_batch=32,
+                   record_every=50)
 
 
 @dataclass
