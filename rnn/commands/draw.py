@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from rnn.argtypes import CELL_CHOICES, LazyChoices, file_name, int_between
-from rnn.errors import UserError
+from rnn.errors import UsageError, UserError
 from rnn.io import output_folder, output_target
 
 GRAPHS = ("graph", "gradient-overlay")  # computation graphs of a live model
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                                            ("--collapse", args.collapse)) if given]
     if args.all is not None:
         if args.output or args.steps or graph_only:
-            raise UserError("--all draws every diagram at its default size into FOLDER; "
+            raise UsageError("--all draws every diagram at its default size into FOLDER; "
                             "-o, --steps, --cell, --grad and --collapse are for one diagram")
         folder = output_folder(args.all)
         fmt = args.format or "svg"
@@ -98,12 +98,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(written)} files to {folder}")
         return 0
     if args.name not in GRAPHS and graph_only:
-        raise UserError(f"{', '.join(graph_only)}: only for graph (--cell also for "
-                        f"gradient-overlay), not for the concept diagram {args.name}")
-    suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
-    fmt = args.format or (suffix if suffix in FORMATS else "svg")
-    if args.format and suffix in FORMATS and suffix != args.format:
-        raise UserError(f"-o {args.output} ends in .{suffix} but --format is {args.format}")
+        raise UsageError(f"{', '.join(graph_only)}: only for graph (--cell also for "
+                         f"gradient-overlay), not for the concept diagram {args.name}")
+    if args.steps and args.name not in STEPPED + GRAPHS:
+        raise UsageError(f"--steps is for {', '.join(STEPPED + GRAPHS)}; {args.name} is drawn "
+                         f"at one size")
+    if args.name == "gradient-overlay" and (args.collapse or args.grad):
+        raise UsageError("gradient-overlay is always collapsed and shaded by gradient; "
+                         "--grad and --collapse are for graph")
+    if args.name == "gradient-overlay" and args.cell == "rnn":
+        raise UsageError("gradient-overlay draws the RNN beside another cell: choose "
+                         "--cell lstm, gru, peephole, cifg, mgu, ...")
+    if args.output:
+        try:
+            fmt = draw.format_of(args.output, args.format)
+        except ValueError as exc:
+            raise UsageError(f"-o {exc}") from None
+    else:
+        fmt = args.format or "svg"
     out = Path(args.output or f"{args.name}.{fmt}")
     output_target(out, "figure")  # a bad -o fails before the drawing
     try:
@@ -130,12 +142,6 @@ def _computation_graph(draw, args):
             graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
                                         collapse=args.collapse)
         else:
-            if args.collapse or args.grad:
-                raise UserError("gradient-overlay is always collapsed and shaded by gradient; "
-                            "--grad and --collapse are for graph")
-            if args.cell == "rnn":
-                raise UserError("gradient-overlay draws the RNN beside another cell: choose "
-                                "--cell lstm, gru, peephole, cifg, mgu, ...")
             graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
     for note in notes:
         print(f"rnn-lab draw: note: {note.message}", file=sys.stderr)
