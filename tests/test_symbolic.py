@@ -13,6 +13,7 @@ import sympy as sp
 from rnn import symbolic as S
 from rnn.cells import cell_class, cell_names
 from rnn.layers import make_layer
+from rnn.plots import plot_path_magnitudes
 from rnn.symbolic import core as C
 from rnn.symbolic.vjp import grad_out, out, x, y
 
@@ -300,7 +301,7 @@ def test_path_magnitudes_table_and_plot(tmp_path):
     assert lstm[0] > lstm[1] > lstm[2] > 0
     assert "LSTM f≈0.99" in S.path_table(mags, steps=(1, 10, 50))
     png = tmp_path / "paths.png"
-    S.plot_path_magnitudes(png, mags, steps=(1, 10, 50))
+    plot_path_magnitudes(png, mags, steps=(1, 10, 50))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

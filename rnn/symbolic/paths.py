@@ -197,29 +197,5 @@ def path_table(magnitudes: dict[str, np.ndarray], steps=STEPS) -> str:
     return "\n".join(lines)
 
 
-def plot_path_magnitudes(path, magnitudes: dict[str, np.ndarray] | None = None,
-                         steps=None) -> None:
-    """Save a log-scale plot of the path norms against T (default 1..100) as a PNG (Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = tuple(range(1, 101)) if steps is None else tuple(steps)
-    magnitudes = magnitudes or path_magnitudes(steps)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, values in magnitudes.items():
-        ax.semilogy(steps, np.maximum(values, 1e-300), label=label,
-                    linestyle="-" if label.startswith("RNN") else "--")
-    ax.set_xlabel("T (steps back)")
-    ax.set_ylabel("norm of ∂state_T / ∂state_0")
-    ax.set_title("Long-term gradient path: plain RNN vs LSTM cell state")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 __all__ = ["PathDerivation", "carry_path", "state_path", "path_magnitudes", "path_table",
-           "plot_path_magnitudes", "rnn_jacobian", "rnn_path"]
+           "rnn_jacobian", "rnn_path"]
