@@ -284,9 +284,13 @@ def test_engine_op_table_matches_the_derived_vjp_rules():
 
 
 def test_cell_state_path_is_a_product_of_forget_gates():
-    p = S.carry_path("lstm", T=4)
+    p = S.state_path(S.derivation("lstm"), T=4)
     assert p.verified and len(p.derived.args) == 4 and "f_{1}" in p._repr_latex_()
-    assert S.carry_path("gru", T=3).verified
+    assert S.state_path(S.derivation("gru"), T=3).derived == sp.Mul(*(V(f"u_t@{k}")
+                                                                      for k in (1, 2, 3)))
+    mgu = S.state_path(S.derivation("mgu"), T=2)  # h carries itself through 1 - f
+    assert mgu.verified and mgu.product == sp.Mul(*(1 - V(f"f_t@{k}") for k in (1, 2)))
+    assert S.state_path(S.derivation("rnn")) is None  # the RNN's path runs through W
 
 
 def test_rnn_path_is_a_product_of_tanh_slopes_and_weights():

@@ -39,37 +39,6 @@ class PathDerivation:
         return f"{self.lhs_pretty} = {sp.pretty(self.derived, use_unicode=True)}"
 
 
-def carry_path(cell: str = "lstm", T: int = 3) -> PathDerivation:
-    """∂carry_T/∂carry_0 with the gates held fixed: Π f_t (LSTM cell state), Π u_t (GRU h)."""
-    if cell == "gru":
-        u, n = [_seq("u", k) for k in range(1, T + 1)], [_seq("n", k) for k in range(1, T + 1)]
-        h0 = _seq("h", 0)
-        state = h0
-        for k in range(T):
-            state = (1 - u[k]) * n[k] + u[k] * state
-        d, product = sp.diff(state, h0), sp.Mul(*u)
-        fixed = r"\Big\vert_{u,n\ \mathrm{fixed}}"
-        return PathDerivation(
-            f"GRU: h_T through the update gate, T={T}",
-            rf"\frac{{\partial h_{{{T}}}}}{{\partial h_0}}{fixed}",
-            f"∂h{str(T).translate(_SUB)}/∂h₀", d, product, sp.simplify(d - product) == 0,
-            rf"\frac{{\partial h_T}}{{\partial h_0}}{fixed} = \prod_{{t=1}}^{{T}} u_t")
-    f = [_seq("f", k) for k in range(1, T + 1)]
-    i = [_seq("i", k) for k in range(1, T + 1)]
-    g = [_seq("g", k, r"\tilde{c}") for k in range(1, T + 1)]
-    c0 = _seq("c", 0)
-    state = c0
-    for k in range(T):
-        state = f[k] * state + i[k] * g[k]
-    d, product = sp.diff(state, c0), sp.Mul(*f)
-    fixed = r"\Big\vert_{f,i,\tilde{c}\ \mathrm{fixed}}"
-    return PathDerivation(
-        f"LSTM: cell state with the gates fixed, T={T}",
-        rf"\frac{{\partial c_{{{T}}}}}{{\partial c_0}}{fixed}",
-        f"∂c{str(T).translate(_SUB)}/∂c₀", d, product, sp.simplify(d - product) == 0,
-        rf"\frac{{\partial c_T}}{{\partial c_0}}{fixed} = \prod_{{t=1}}^{{T}} f_t")
-
-
 def _at_step(v: Var, k: int) -> Var:
     """The per-step copy of a per-unit symbol: f_t -> f_k."""
     sub = str(k).translate(_SUB)
@@ -197,5 +166,5 @@ def path_table(magnitudes: dict[str, np.ndarray], steps=STEPS) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["PathDerivation", "carry_path", "state_path", "path_magnitudes", "path_table",
+__all__ = ["PathDerivation", "state_path", "path_magnitudes", "path_table",
            "rnn_jacobian", "rnn_path"]
