@@ -432,3 +432,18 @@ def test_stacked_finite_differences_match_one_at_a_time(cell):
                                   dhs)
             arr[idx] = old
             assert abs(stacked[name][idx] - (up - down) / (2 * eps)) < 1e-8
+
+
+# ------------------------------------------------------------------------------------------
+# The four classic derivations print what they printed before cells were traced
+# ------------------------------------------------------------------------------------------
+
+GOLDEN = ROOT / "tests" / "data" / "derive"  # `rnn-lab derive CELL` and `--latex` output,
+# captured from the hand-written per-unit specs before the tracer replaced them
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "peephole"])
+def test_traced_derivation_prints_as_the_hand_written_one_did(cell):
+    assert S.derivation_pretty(cell) == (GOLDEN / f"{cell}.txt").read_text(encoding="utf-8")
+    assert S.derivation_latex(cell) + "\n" == (GOLDEN / f"{cell}.tex").read_text(
+        encoding="utf-8")
