@@ -30,8 +30,12 @@ class Var(sp.Symbol):
 
 
 def delta(v: Var) -> Var:
-    """The symbol δv = ∂L/∂v (named `D<name>` so deltas lead printed products)."""
-    return Var("D" + v.name, r"\delta " + _LATEX[v.name], "δ" + _PRETTY[v.name])
+    """The symbol δv = ∂L/∂v (named `D<name>` so deltas lead printed products). A delta given
+    its own form first (δhₜ₋₁(direct) below) keeps it."""
+    name = "D" + v.name
+    if name in _LATEX:
+        return Var(name)
+    return Var(name, r"\delta " + _LATEX[v.name], "δ" + _PRETTY[v.name])
 
 
 # ------------------------------------------------------------------------------------------
