@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure  # figures without pyplot: no window, no global state
 
 from rnn.io import output_target, replacing
+from rnn.symbolic.paths import path_magnitudes
 from rnn.tasks import ADDING_BASELINE_MSE
 
 CELL_COLOURS = {"rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green",
@@ -198,3 +199,22 @@ def plot_conveyor_belt(belt: dict, path) -> str:
                  "over one sequence\n(units sorted by how much the first marked step "
                  "changes $c$)", fontsize=11)
     return save(fig, path)
+
+
+def plot_path_magnitudes(path, magnitudes: dict | None = None, steps=None) -> str:
+    """A log-scale plot of the long-term path norms against T (default 1..100)
+    (`rnn.symbolic.path_magnitudes`)."""
+    steps = tuple(range(1, 101)) if steps is None else tuple(steps)
+    magnitudes = magnitudes or path_magnitudes(steps)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for label, values in magnitudes.items():
+        ax.semilogy(steps, np.maximum(values, 1e-300), label=label,
+                    linestyle="-" if label.startswith("RNN") else "--")
+    ax.set_xlabel("T (steps back)")
+    ax.set_ylabel("norm of ∂state_T / ∂state_0")
+    ax.set_title("Long-term gradient path: plain RNN vs LSTM cell state")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, path, dpi=120)

@@ -20,9 +20,8 @@ from rnn.demo.parts import (
     write_experiment_reports,
 )
 from rnn.experiment import pool_size
-from rnn.io import output_folder, replacing, write_text
-from rnn.plots import plot_char_model, plot_conveyor_belt
-from rnn.symbolic import plot_path_magnitudes
+from rnn.io import output_folder, write_text
+from rnn.plots import plot_char_model, plot_conveyor_belt, plot_path_magnitudes
 from rnn.tasks import ADDING_BASELINE_MSE
 
 PARTS = 5
@@ -161,8 +160,7 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
     plot_char_model(trainer.history, len(corpus.vocab), plots / "char_model_loss.png",
                     f"character LSTM (hidden {cfg.char_hidden}) on {text_name}")
     written.append(plots / "char_model_loss.png")
-    with replacing(plots / "path_magnitudes.png", "plot") as tmp:
-        plot_path_magnitudes(tmp)  # rnn.symbolic's figure, saved by rnn.io's rule
+    plot_path_magnitudes(plots / "path_magnitudes.png")
     written.append(plots / "path_magnitudes.png")
     log(f"      wrote the plots to {plots} and {exp_dir}")
 

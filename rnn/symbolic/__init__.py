@@ -23,10 +23,8 @@ from rnn.symbolic.core import Var, delta, sigmoid, sigmoid_prime, tanh_prime
 from rnn.symbolic.crosscheck import CrossCheck, cross_check, engine_gradients
 from rnn.symbolic.derive import Derivation, LocalDerivative, derivation, derive_cell, textbook_diff
 from rnn.symbolic.paths import (
-    carry_path,
     path_magnitudes,
     path_table,
-    plot_path_magnitudes,
     rnn_jacobian,
     rnn_path,
     state_path,
@@ -47,11 +45,11 @@ def clear_caches() -> None:
 __all__ = [
     "CellSpec", "CompiledCell", "CrossCheck", "Derivation", "Linear", "LocalDerivative",
     "RuleCheck", "SymbolicUnsupported", "VJPRule", "Var", "backward_step", "bptt",
-    "carry_path", "cell_spec", "check_engine_ops", "check_op_table", "compiled",
+    "cell_spec", "check_engine_ops", "check_op_table", "compiled",
     "clear_caches", "cross_check", "delta", "derivation", "derivation_latex", "derivation_markdown",
     "derivation_pretty", "derive_cell", "engine_gradients", "finite_difference_grads",
     "forward", "init_params", "lstm_backward_step", "naive_route", "param_shapes",
-    "path_magnitudes", "path_table", "plot_path_magnitudes", "random_problem",
+    "path_magnitudes", "path_table", "random_problem",
     "reference_forward", "reference_loss", "rnn_jacobian", "rnn_path", "sigmoid",
     "sigmoid_prime", "state_path", "tanh_prime", "textbook_diff", "unrolled",
     "unrolled_gradients", "vjp_rules",

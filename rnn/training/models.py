@@ -16,6 +16,12 @@ from rnn.training.budget import check_budget
 from rnn.training.config import DTYPES, TrainConfig
 
 
+def _fused(cell, fused: bool) -> bool:
+    # A model asks for the fused kernel where the cell has one; a cell without one trains on
+    # its readable graph, and the model says so in its description, not with a warning.
+    return fused and cell_class(cell).fused_kernel() is not None
+
+
 class CharModel(nn.Module):
     """Per-step classifier over a token vocabulary: tokens -> recurrent layer -> logits.
 
@@ -30,7 +36,7 @@ class CharModel(nn.Module):
         self.embed = (nn.Embedding(vocab_size, embedding_dim, dtype=dtype, rng=rng)
                       if embedding_dim else None)
         self.layer = make_layer(cell, embedding_dim or vocab_size, hidden_size,
-                                num_layers=num_layers, dtype=dtype, fused=fused,
+                                num_layers=num_layers, dtype=dtype, fused=_fused(cell, fused),
                                 forget_bias=forget_bias, rng=rng)
         self.decoder = nn.Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
 
@@ -51,7 +57,8 @@ class RegressionModel(nn.Module):
         rng = np.random.default_rng(rng)  # a Generator passes through as itself
         self.dtype = np.dtype(dtype)
         self.layer = make_layer(cell, input_size, hidden_size, num_layers=num_layers,
-                                dtype=dtype, fused=fused, forget_bias=forget_bias, rng=rng)
+                                dtype=dtype, fused=_fused(cell, fused), forget_bias=forget_bias,
+                                rng=rng)
         self.decoder = nn.Linear(hidden_size, output_size, dtype=dtype, rng=rng)
 
     def forward(self, x, state=None):
@@ -62,9 +69,7 @@ class RegressionModel(nn.Module):
 
 def make_model(config: TrainConfig, vocab_size: int | None = None, rng=None):
     """The model for `config`'s task (`vocab_size` is needed for text only)."""
-    # A cell without a fused kernel trains on its readable graph (no fallback notice).
-    fused = config.fused and cell_class(config.cell).fused_kernel() is not None
-    common = dict(dtype=DTYPES[config.dtype], fused=fused,
+    common = dict(dtype=DTYPES[config.dtype], fused=config.fused,
                   forget_bias=config.forget_bias,
                   rng=np.random.default_rng([config.seed, 0]) if rng is None else rng)
     if config.task == "adding":
