@@ -5,8 +5,12 @@ allocated, and figures, plots and samples are what their names and flags say."""
 
 import errno
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,3 +291,24 @@ def test_a_failed_run_removes_the_empty_folders_it_made(tmp_path):
         (tmp_path / "kept").mkdir()
     io.remove_empty(made)
     assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+
+
+def test_a_read_only_file_system_is_named_in_words(tmp_path):
+    """In a private mount namespace (needs root; skipped elsewhere), a read-only tmpfs."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root to mount a read-only file system")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    script = (f"mount -t tmpfs -o ro,size=1m tmpfs {ro} || exit 77; cd {ro}; "
+              f"{sys.executable} -m rnn demo --quick --out {ro}; "
+              f"{sys.executable} -m rnn draw forget -o {ro}/f.svg")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    if done.returncode == 77 or "Operation not permitted" in done.stderr:
+        pytest.skip("mounting is not permitted here")
+    lines = done.stderr.splitlines()
+    assert lines == [f"rnn-lab demo: error: cannot write into {ro}: folder {ro} is on a "
+                     f"read-only file system",
+                     f"rnn-lab draw: error: cannot save figure {ro}/f.svg: folder {ro} is on a "
+                     f"read-only file system"], done.stderr
