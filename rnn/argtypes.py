@@ -54,3 +54,46 @@ def file_name(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("expected a file name, got an empty string")
     return text
+
+
+class LazyChoices:
+    """argparse `choices` computed on first use (a membership test, the help text or an
+    error), so that building the parser imports nothing heavy: `rnn-lab --help` stays fast."""
+
+    def __init__(self, make):
+        self._make, self._values = make, None
+
+    def _get(self) -> tuple:
+        if self._values is None:
+            self._values = tuple(self._make())
+        return self._values
+
+    def __contains__(self, value) -> bool:
+        return value in self._get()
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def _registered_cells() -> tuple:
+    from rnn.cells import cell_names  # the registry: importing it imports every cell
+
+    return cell_names()
+
+
+CELL_CHOICES = LazyChoices(_registered_cells)
+"""Every registered cell name (`rnn.cells.cell_names()`), for `--cell` options."""
+
+
+def cell_list(text: str) -> tuple:
+    """argparse type: comma-separated registered cell names, e.g. "rnn,lstm,mgu"."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in CELL_CHOICES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(map(repr, unknown)) or 'no cell'}: choose from "
+            f"{', '.join(CELL_CHOICES)} (comma-separated)")
+    return names

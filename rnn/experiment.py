@@ -19,13 +19,12 @@ from rnn import tasks
 from rnn.pool import run_jobs
 from rnn.training import AddingProblem, RegressionModel, Trainer, regression_mse
 
-CELLS = ("rnn", "lstm")
-
 
 @dataclass
 class LongTermConfig:
-    """The budget shared by both cells, and the lags to try."""
+    """The cells (any registered ones), the budget they share, and the lags to try."""
 
+    cells: tuple = ("rnn", "lstm")
     lags: tuple = (10, 25, 50, 100)
     grad_lag: int = 100  # the lag at which gradient norms are measured
     steps: int = 3000
@@ -40,10 +39,12 @@ class LongTermConfig:
     workers: int = 2
 
     @classmethod
-    def quick(cls, seed: int = 0, steps: int | None = None) -> "LongTermConfig":
+    def quick(cls, seed: int = 0, steps: int | None = None,
+              cells: tuple = ("rnn", "lstm")) -> "LongTermConfig":
         """A small version (short lags) that finishes in well under a minute."""
-        return cls(lags=(10, 25), grad_lag=25, steps=steps or 1000, hidden=32, batch=32,
-                   lr=0.01, seed=seed, test_size=500, grad_batch=32, record_every=50)
+        return cls(cells=tuple(cells), lags=(10, 25), grad_lag=25, steps=steps or 1000,
+                   hidden=32, batch=32, lr=0.01, seed=seed, test_size=500, grad_batch=32,
+                   record_every=50)
 
 
 @dataclass
@@ -125,7 +126,7 @@ def _job(args):
 
 def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
     """Every (cell, lag) run; in `cfg.workers` processes (BLAS single-threaded in each)."""
-    jobs = sorted(((cell, lag, cfg) for lag in cfg.lags for cell in CELLS),
+    jobs = sorted(((cell, lag, cfg) for lag in cfg.lags for cell in cfg.cells),
                   key=lambda j: -j[1])  # longest first
     results = []
 
@@ -134,7 +135,7 @@ def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
         log(f"{r.cell:>4} T={r.lag:<4} test MSE {r.test_mse:.4f}  ({r.seconds:.0f} s)")
 
     run_jobs(_job, jobs, cfg.workers, done, progress=progress)
-    return sorted(results, key=lambda r: (r.lag, CELLS.index(r.cell)))
+    return sorted(results, key=lambda r: (r.lag, cfg.cells.index(r.cell)))
 
 
 def decay_per_step(norms) -> float:

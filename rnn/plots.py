@@ -1,7 +1,8 @@
 """Every matplotlib figure rnn-lab draws, each saved by rnn.io's rule (`save`).
 
 Training history (`rnn-lab train --plot`), the long-term experiment's loss curves and gradient
-norms, and the demo's character-model loss and LSTM conveyor belt.
+norms, the demo's character-model loss and LSTM conveyor belt, and the "born in" experiment's
+accuracy and gradient against the gap, country units and forget gate.
 """
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ import numpy as np
 from matplotlib.figure import Figure  # figures without pyplot: no window, no global state
 
 from rnn.io import replacing
+from rnn.symbolic.paths import path_magnitudes
 from rnn.tasks import ADDING_BASELINE_MSE
 
-CELL_COLOURS = {"rnn": "tab:red", "lstm": "tab:blue"}
+CELL_COLOURS = {"rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green",
+                "peephole": "tab:purple", "cifg": "tab:orange", "mgu": "tab:brown"}
+_MORE_COLOURS = ("tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+
+
+def cell_colour(cell: str) -> str:
+    """One colour per cell in every plot; a cell registered later gets the next free one."""
+    if cell not in CELL_COLOURS:
+        CELL_COLOURS[cell] = _MORE_COLOURS[(len(CELL_COLOURS) - 6) % len(_MORE_COLOURS)]
+    return CELL_COLOURS[cell]
 
 
 def save(fig: Figure, path, dpi: int = 100) -> str:
@@ -100,7 +111,7 @@ def plot_loss_curves(results, path) -> str:
         for r in results:
             if r.lag != lag:
                 continue
-            colour = CELL_COLOURS[r.cell]
+            colour = cell_colour(r.cell)
             ax.plot(*moving_average(r.loss, 50), color=colour, lw=1, alpha=0.6,
                     label=f"{r.cell} train")
             ax.plot(r.val_step, r.val_loss, color=colour, lw=1.8, label=f"{r.cell} validation")
@@ -122,7 +133,7 @@ def plot_grad_norms(grads: dict, grad_lag: int, path) -> str:
     for cell, r in grads.items():
         for kind, style in (("trained", "-"), ("init", ":")):
             norms = np.asarray(getattr(r, "grad_" + kind))[::-1]  # index = lag
-            ax.plot(np.arange(len(norms)), norms, color=CELL_COLOURS[cell], ls=style,
+            ax.plot(np.arange(len(norms)), norms, color=cell_colour(cell), ls=style,
                     label=f"{cell} ({kind})")
     ax.set_yscale("log")
     ax.set_xlabel("lag T - t (steps before the loss)")
@@ -183,12 +194,26 @@ def plot_conveyor_belt(belt: dict, path) -> str:
     return save(fig, path)
 
 
+def plot_path_magnitudes(path, magnitudes: dict | None = None, steps=None) -> str:
+    """A log-scale plot of the long-term path norms against T (default 1..100)
+    (`rnn.symbolic.path_magnitudes`)."""
+    steps = tuple(range(1, 101)) if steps is None else tuple(steps)
+    magnitudes = magnitudes or path_magnitudes(steps)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for label, values in magnitudes.items():
+        ax.semilogy(steps, np.maximum(values, 1e-300), label=label,
+                    linestyle="-" if label.startswith("RNN") else "--")
+    ax.set_xlabel("T (steps back)")
+    ax.set_ylabel("norm of ∂state_T / ∂state_0")
+    ax.set_title("Long-term gradient path: plain RNN vs LSTM cell state")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, path, dpi=120)
+
+
 # -- the "born in" experiment ---------------------------------------------------------------
-
-def _cell_colour(cell: str, k: int) -> str:
-    return CELL_COLOURS.get(cell, ("tab:green", "tab:purple", "tab:orange", "tab:brown",
-                                   "tab:pink", "tab:olive")[k % 6])
-
 
 def _band(ax, x, runs, colour, label, k=0):
     """Mean over the rows of `runs` (seeds) as a line, their min to max as a band; the k-th
@@ -206,7 +231,7 @@ def plot_accuracy_vs_gap(gaps, accuracy: dict, chance: float, path, subtitle: st
     ax = fig.subplots()
     for k, (cell, runs) in enumerate(accuracy.items()):
         n = len(runs)
-        _band(ax, gaps, runs, _cell_colour(cell, k),
+        _band(ax, gaps, runs, cell_colour(cell),
               f"{cell} (mean of {n} seed{'s' if n > 1 else ''}; band: min to max)", k)
     ax.axhline(chance, color="gray", ls="--", lw=1, label=f"chance ({chance:.0%})")
     ax.set_ylim(0, 1.04)
@@ -227,7 +252,7 @@ def plot_country_gradients(gaps, init: dict, ratio: dict, path) -> str:
     fig = Figure(figsize=(11, 4.2))
     ax1, ax2 = fig.subplots(1, 2)
     for k, cell in enumerate(init):
-        colour = _cell_colour(cell, k)
+        colour = cell_colour(cell)
         _band(ax1, gaps, init[cell], colour, cell, k)
         _band(ax2, gaps, ratio[cell], colour, cell, k)
     ax1.set_title("at initialisation: ||∂L/∂h|| at the country word", fontsize=10)

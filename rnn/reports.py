@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 
 from rnn import tasks
-from rnn.experiment import CELLS, LongTermConfig, RunResult, decay_per_step, run_all
+from rnn.experiment import LongTermConfig, RunResult, decay_per_step, run_all
 from rnn.io import output_folder, write_text
 from rnn.plots import plot_grad_norms, plot_loss_curves
 
@@ -40,7 +40,7 @@ def write_reports(results: list[RunResult], cfg: LongTermConfig, out, seconds: f
     write_text(folder / "results.csv", csv_text([header, *rows]), "report")
     grads = {r.cell: r for r in results if r.grad_trained is not None}
     T = cfg.grad_lag
-    cols = [(c, k) for c in CELLS if c in grads for k in ("init", "trained")]
+    cols = [(c, k) for c in cfg.cells if c in grads for k in ("init", "trained")]
     rows = [[lag, T - lag] + [f"{getattr(grads[c], 'grad_' + k)[T - lag - 1]:.6e}"
                               for c, k in cols] for lag in range(T)]
     write_text(folder / "grad_norms.csv",

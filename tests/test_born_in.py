@@ -258,7 +258,7 @@ def test_cli_help_has_examples():
 @pytest.mark.parametrize("args, words", [
     (["--gaps", "0"], "at least 1 word"), (["--gaps", "5,-2"], "at least 1 word"),
     (["--gaps", "ten"], "whole number"), (["--countries", "1"], "between 2 and 10"),
-    (["--level", "phoneme"], "invalid choice"), (["--cells", "rnn,nope"], "unknown cell"),
+    (["--level", "phoneme"], "invalid choice"), (["--cells", "rnn,nope"], "choose from"),
     (["--distractors", "2"], "probability"), (["--seeds", "0"], "positive integer"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(args, words):

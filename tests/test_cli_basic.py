@@ -10,8 +10,8 @@ import pytest
 import autograd_lite as al
 from autograd_lite import ops
 from rnn import cli
-from rnn.kernels.testing import kernel_cases
 from rnn.commands import gradcheck as gradcheck_command
+from rnn.kernels.testing import kernel_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 

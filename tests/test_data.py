@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnn.errors import UserError
 from rnn.data import Corpus, DataError, StreamBatches, Vocab, one_hot, read_text, split_ids
+from rnn.errors import UserError
 
 
 def test_read_text_utf8(tmp_path):

@@ -15,7 +15,7 @@ from rnn import draw
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "diagrams"
-FIGURES = {**draw.CONCEPT_DIAGRAMS, **draw.EXAMPLE_GRAPHS}
+FIGURES = {**draw.figures(), **draw.EXAMPLE_GRAPHS}
 SVG = "{http://www.w3.org/2000/svg}"
 REGENERATE = "regenerate with: rnn-lab draw --all diagrams"
 

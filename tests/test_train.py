@@ -12,9 +12,9 @@ import pytest
 
 from autograd_lite.tensor import Tensor
 from rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from rnn.data import DataError, Vocab
 from rnn.errors import UserError
 from rnn.plots import plot_history
-from rnn.data import DataError, Vocab
 from rnn.training import (
     CharModel,
     RegressionModel,

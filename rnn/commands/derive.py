@@ -6,11 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnn.argtypes import file_name, positive_int
+from rnn.argtypes import CELL_CHOICES, file_name, positive_int
 from rnn.errors import UserError
 from rnn.io import output_target, write_text
-
-CELLS = ("rnn", "lstm", "gru", "peephole")
 
 EPILOG = """\
 The derivation is per hidden unit: SymPy differentiates each equation of the cell, rewrites
@@ -25,6 +23,7 @@ Examples:
   rnn-lab derive gru --latex                 one LaTeX aligned block
   rnn-lab derive peephole --markdown lstm.md a Markdown report with $$ math blocks
   rnn-lab derive lstm --check --hidden 8 --inputs 4
+  rnn-lab derive mgu --check                 any registered cell, traced from its forward
 """
 
 
@@ -38,7 +37,8 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("cell", choices=CELLS, help="which cell")
+    parser.add_argument("cell", choices=CELL_CHOICES, metavar="CELL",
+                        help="any registered cell: rnn, lstm, gru, peephole, cifg, mgu, ...")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     out.add_argument("--markdown", type=file_name, metavar="FILE",
@@ -59,6 +59,15 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Print or write the derivation; with --check, run the cross-check."""
+    from rnn.symbolic import SymbolicUnsupported
+
+    try:
+        return _derive(args)
+    except SymbolicUnsupported as exc:
+        raise UserError(str(exc)) from None
+
+
+def _derive(args) -> int:
     from rnn.symbolic import cross_check, derivation_latex, derivation_markdown, derivation_pretty
 
     if args.unrolled and not args.check:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from rnn.argtypes import file_name
+from rnn.argtypes import cell_list, file_name
 from rnn.blas import single_thread_blas
 from rnn.commands import experiment_born_in
 from rnn.errors import UserError
@@ -16,6 +16,7 @@ EXAMPLE = """\
 examples:
   rnn-lab experiment long-term --quick --out /tmp/lt-quick     # T = 10 and 25, under 30 s
   rnn-lab experiment long-term --out results/long-term          # the full run, a few minutes
+  rnn-lab experiment long-term --quick --cells rnn,lstm,cifg,mgu --out /tmp/lt-cells
   rnn-lab experiment born-in --quick --out /tmp/born-in         # "born in France", under 1 min
 
 long-term trains a tanh RNN and an LSTM with the same budget on the adding problem at
@@ -47,6 +48,8 @@ def register(subparsers) -> None:
                    help="training steps per run (default 3000; 1000 with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="short lags and a small budget, for a demo or a test")
+    p.add_argument("--cells", type=cell_list, default=("rnn", "lstm"), metavar="C1,C2",
+                   help="registered cells to compare, same budget each (default rnn,lstm)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="training processes in parallel (default 2)")
@@ -66,9 +69,9 @@ def run(args) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     output_folder(args.out)  # made now: a bad --out fails before the training
     if args.quick:
-        cfg = LongTermConfig.quick(seed=args.seed, steps=args.steps)
+        cfg = LongTermConfig.quick(seed=args.seed, steps=args.steps, cells=args.cells)
     else:
-        cfg = LongTermConfig(seed=args.seed)
+        cfg = LongTermConfig(cells=args.cells, seed=args.seed)
         if args.steps:
             cfg.steps = args.steps
     cfg.workers = args.workers
@@ -76,7 +79,7 @@ def run(args) -> int:
     def log(line):
         print(line, flush=True)
 
-    log(f"long-term: cells rnn and lstm, lags {', '.join(map(str, cfg.lags))}, "
+    log(f"long-term: cells {', '.join(cfg.cells)}, lags {', '.join(map(str, cfg.lags))}, "
         f"{cfg.steps} steps each, hidden {cfg.hidden}, lr {cfg.lr}, batch {cfg.batch}")
     summary = long_term(args.out, cfg, progress=False if args.no_progress else None, log=log)
     for key, mse in summary["test_mse"].items():

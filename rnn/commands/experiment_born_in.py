@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from rnn.argtypes import file_name, int_between, positive_float, positive_int
+from rnn.argtypes import cell_list, file_name, int_between, positive_float, positive_int
 from rnn.blas import single_thread_blas
 from rnn.errors import UserError
 from rnn.io import output_folder
@@ -25,19 +25,6 @@ gaps are drawn log-uniformly from 1 to the longest --gaps value. It writes resul
 results.csv, summary.json, accuracy_vs_gap.png, country_gradients.png and, when an LSTM is
 trained, country_units.png and forget_gate.png into --out.
 """
-
-
-def cell_list(text: str) -> tuple[str, ...]:
-    """argparse type: comma-separated names of registered cells ("rnn,lstm,gru")."""
-    from rnn.cells import cell_names  # the registry imports NumPy: only when --cells is given
-
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in cell_names()]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown cell {', '.join(map(repr, unknown)) or repr(text)}; choose from "
-            f"{', '.join(cell_names())}")
-    return tuple(dict.fromkeys(names))
 
 
 def gap_list(text: str) -> tuple[int, ...]:

@@ -71,7 +71,6 @@ def run(args) -> int:
     import warnings
 
     import autograd_lite as al
-
     from rnn.kernels.testing import kernel_cases
 
     table = cases() + kernel_cases()  # importing rnn.kernels registers its ops in OPS

@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
+from rnn.argtypes import CELL_CHOICES, file_name
 from rnn.blas import single_thread_blas
-from rnn.argtypes import file_name
 from rnn.errors import UserError
 from rnn.io import output_target
 
@@ -36,8 +36,9 @@ def register(subparsers) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=("adding", "copy", "reber", "text"), default=None,
                    help="what to learn (default adding)")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru", "peephole"), default=None,
-                   help="recurrent cell (default lstm)")
+    p.add_argument("--cell", choices=CELL_CHOICES, default=None, metavar="CELL",
+                   help="recurrent cell, any registered one: rnn, lstm, gru, peephole, cifg, "
+                        "mgu, ... (default lstm)")
     p.add_argument("--text", type=file_name, metavar="FILE",
                    help="UTF-8 text file for --task text")
     p.add_argument("--steps", type=int, metavar="N",

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn.cells import cell_names
 from rnn.checkpoint import Checkpoint, CheckpointError
 from rnn.errors import UserError
 
-CELLS = ("rnn", "lstm", "gru", "peephole")
 TASKS = ("adding", "copy", "reber", "text")
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -69,8 +69,8 @@ class TrainConfig:
                                 f"{' or '.join(k.__name__ for k in kind)}")
         if self.task not in TASKS:
             raise UserError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
-        if self.cell not in CELLS:
-            raise UserError(f"unknown cell {self.cell!r}; choose from {', '.join(CELLS)}")
+        if self.cell not in cell_names():
+            raise UserError(f"unknown cell {self.cell!r}; choose from {', '.join(cell_names())}")
         if self.dtype not in DTYPES:
             raise UserError(f"unknown dtype {self.dtype!r}; choose float32 or float64")
         if self.optimizer not in ("adam", "sgd"):

@@ -199,7 +199,9 @@ class Trainer:
         c = self.config
         if c is None:
             return type(self.model).__name__
-        return f"{c.cell} (hidden {c.hidden}) on {c.task}"
+        layer = getattr(self.model, "layer", None)
+        path = "" if layer is None or layer.runs_fused else ", readable graph"
+        return f"{c.cell} (hidden {c.hidden}{path}) on {c.task}"
 
     def _loop(self, steps, flag):
         # The run's last step is always validated; an intermediate target (fit(k) of a

@@ -14,7 +14,18 @@ import time
 
 import numpy as np
 
+import autograd_lite as al
 from rnn.argtypes import Parser, positive_int
+
+try:  # the engines compared, when installed
+    import torch
+except ImportError:
+    torch = None
+try:
+    import autograd
+    import autograd.numpy as anp
+except ImportError:
+    autograd = anp = None
 
 SIZE = 4
 
@@ -55,8 +66,6 @@ def run_numpy(n_ops: int):
 
 def run_autograd_lite(n_ops: int):
     """autograd_lite: build the graph, then one backward pass."""
-    import autograd_lite as al
-
     x0, w0, b0 = _inputs()
     steps = _steps(n_ops)
 
@@ -75,9 +84,7 @@ def run_autograd_lite(n_ops: int):
 
 def run_torch(n_ops: int):
     """PyTorch eager on CPU in float64, default settings (None when torch is not installed)."""
-    try:
-        import torch
-    except ImportError:
+    if torch is None:
         return None
     x0, w0, b0 = (torch.from_numpy(a) for a in _inputs())
     steps = _steps(n_ops)
@@ -97,10 +104,7 @@ def run_torch(n_ops: int):
 
 def run_hips_autograd(n_ops: int):
     """HIPS autograd (`pip install autograd`; None when it is not installed)."""
-    try:
-        import autograd
-        import autograd.numpy as anp
-    except ImportError:
+    if autograd is None:
         return None
     x0, w0, b0 = _inputs()
     steps = _steps(n_ops)
