@@ -338,7 +338,8 @@ def plot_forget_gate(belt: dict, order, path, marked=()) -> str:
             for edge in (step - 0.5, step + 0.5):
                 ax.axvline(edge, color="tab:red", ls="--", lw=0.9)
     ax1.tick_params(labelbottom=False)
-    ax2.set_xticks(np.arange(T), tokens, rotation=90, fontsize=8 if T <= 80 else 5)
+    ax2.set_xticks(np.arange(T), [t if t != " " else "␣" for t in tokens], rotation=90,
+                   fontsize=8 if T <= 80 else 5)
     fig.suptitle(f"The LSTM's conveyor belt along one sentence: \"{belt['country']}\" is "
                  f"written into the cell state and carried to \"speak\"\n(answer "
                  f"{belt['answer']}; the model says {belt['prediction']}, "
