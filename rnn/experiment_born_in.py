@@ -157,8 +157,9 @@ class BornInProblem(Problem):
 
 
 def country_gradients(model: BornInModel, batch) -> tuple[float, float]:
-    """(mean ||dL_b/dh|| at the country word, that mean over the mean ||dL_b/dh|| at the last
-    step), L_b being sentence b's cross-entropy, through an unfused twin of `model`.
+    """(mean over sentences of ||dL_b/dh|| at the country word, median over sentences of that
+    norm over ||dL_b/dh|| at the last step), L_b being sentence b's cross-entropy, through an
+    unfused twin of `model`. The ratio does not depend on how large the loss still is.
 
     At the character level the country's step is its last character.
     """
@@ -173,10 +174,11 @@ def country_gradients(model: BornInModel, batch) -> tuple[float, float]:
                            "the per-step h_t nodes")
     ops.cross_entropy(twin.decoder(outputs[-1]), batch.y, reduction="sum").backward(
         retain_grad=True)
-    at_country = np.mean([np.linalg.norm(hs[t].grad[b])
-                          for b, t in enumerate(batch.country_step)])
-    at_end = np.linalg.norm(hs[-1].grad, axis=-1).mean()
-    return float(at_country), float(at_country / at_end) if at_end > 0 else 0.0
+    at_country = np.array([np.linalg.norm(hs[t].grad[b])
+                           for b, t in enumerate(batch.country_step)])
+    at_end = np.linalg.norm(hs[-1].grad, axis=-1)
+    shares = at_country[at_end > 0] / at_end[at_end > 0]
+    return float(at_country.mean()), float(np.median(shares)) if len(shares) else 0.0
 
 
 @dataclass
@@ -187,7 +189,7 @@ class BornInResult:
     accuracy: list  # test accuracy at each gap
     grad_init: list  # ||dL/dh|| at the country at each gap, before training
     grad_trained: list  # ... and after
-    ratio_init: list  # ||dL/dh|| at the country over ||dL/dh|| at "speak", before training
+    ratio_init: list  # median ||dL/dh|| at the country over ||dL/dh|| at "speak", before
     ratio_trained: list  # ... and after
     seconds: float = 0.0
     loss: list = field(default_factory=list)

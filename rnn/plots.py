@@ -215,12 +215,15 @@ def plot_path_magnitudes(path, magnitudes: dict | None = None, steps=None) -> st
 
 # -- the "born in" experiment ---------------------------------------------------------------
 
-def _band(ax, x, runs, colour, label, k=0):
-    """Mean over the rows of `runs` (seeds) as a line, their min to max as a band; the k-th
-    curve gets its own marker and a thinner line, so that equal curves stay visible."""
+def _band(ax, x, runs, colour, label, k=0, geometric=False):
+    """Mean over the rows of `runs` (seeds) as a line (geometric: for a log axis), their min
+    to max as a band; the k-th curve gets its own marker and a thinner line, so that equal
+    curves stay visible."""
     runs = np.asarray(runs, dtype=float)
+    mean = np.exp(np.log(np.maximum(runs, 1e-300)).mean(axis=0)) if geometric \
+        else runs.mean(axis=0)
     ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=colour, alpha=0.18, lw=0)
-    ax.plot(x, runs.mean(axis=0), "os^Dv<>P"[k % 8] + "-", color=colour, ms=6 - 0.8 * (k % 4),
+    ax.plot(x, mean, "os^Dv<>P"[k % 8] + "-", color=colour, ms=6 - 0.8 * (k % 4),
             lw=max(3.2 - 0.8 * k, 1.0), label=label)
 
 
@@ -253,10 +256,11 @@ def plot_country_gradients(gaps, init: dict, ratio: dict, path) -> str:
     ax1, ax2 = fig.subplots(1, 2)
     for k, cell in enumerate(init):
         colour = cell_colour(cell)
-        _band(ax1, gaps, init[cell], colour, cell, k)
-        _band(ax2, gaps, ratio[cell], colour, cell, k)
+        _band(ax1, gaps, init[cell], colour, cell, k, geometric=True)
+        _band(ax2, gaps, ratio[cell], colour, cell, k, geometric=True)
     ax1.set_title("at initialisation: ||∂L/∂h|| at the country word", fontsize=10)
-    ax2.set_title("after training: ||∂L/∂h|| at the country / at \"speak\"", fontsize=10)
+    ax2.set_title("after training: ||∂L/∂h|| at the country / at \"speak\" (median)",
+                  fontsize=10)
     for ax in (ax1, ax2):
         ax.set_yscale("log")
         ax.set_xlabel("gap (words)")
@@ -264,7 +268,8 @@ def plot_country_gradients(gaps, init: dict, ratio: dict, path) -> str:
         ax.legend(fontsize=8)
     ax1.set_ylabel("mean over sentences")
     fig.suptitle("How much of the answer's error signal reaches the step that read the country "
-                 "(mean over seeds, band min to max)", fontsize=10)
+                 "(over sentences; then geometric mean over seeds, band min to max)",
+                 fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 

@@ -74,15 +74,20 @@ def write_reports(results, cfg: BornInConfig, out, seconds: float, analysis=None
     return summary
 
 
+def _geometric_mean(runs) -> list:
+    """Per gap, the geometric mean over the seeds (the rows): norms span many decades."""
+    return np.exp(np.log(np.maximum(runs, 1e-300)).mean(axis=0)).tolist()
+
+
 def _summary(accuracy, results, cfg, seconds, analysis) -> dict:
     s = {"config": asdict(cfg), "wall_seconds": round(seconds, 1), "chance": 1 / cfg.countries,
          "accuracy": {cell: {"gaps": list(cfg.gaps), "mean": a.mean(axis=0).tolist(),
                              "min": a.min(axis=0).tolist(), "max": a.max(axis=0).tolist()}
                       for cell, a in accuracy.items()},
-         "gradients": {cell: {"init": g.mean(axis=0).tolist()}
+         "gradients": {cell: {"init": _geometric_mean(g)}
                        for cell, g in by_cell(results, cfg, "grad_init").items()}}
     for cell, g in by_cell(results, cfg, "ratio_trained").items():
-        s["gradients"][cell]["share_trained"] = g.mean(axis=0).tolist()
+        s["gradients"][cell]["share_trained"] = _geometric_mean(g)
     if analysis is not None:
         u, b = analysis["units"], analysis["belt"]
         s["lstm"] = {"seed": analysis["seed"], "gap": u["gap"],
@@ -120,9 +125,9 @@ def _markdown(accuracy, results, cfg, summary) -> str:
         lines.append(f"| {cell} | " + " | ".join(
             f"{a[:, k].mean():.0%} [{a[:, k].min():.0%}–{a[:, k].max():.0%}]"
             for k in range(len(gaps))) + " |")
-    lines += ["", "||dL/dh|| at the country word at initialisation (mean over seeds and "
+    lines += ["", "||dL/dh|| at the country word at initialisation (mean over "
               f"{cfg.grad_batch} sentences), and after training as a share of ||dL/dh|| at "
-              '"speak":', "",
+              '"speak" (median over the sentences); geometric mean over the seeds:', "",
               "| cell | " + " | ".join(f"gap {g}" for g in gaps) + " |",
               "|---|" + "---:|" * len(gaps)]
     for cell, g in summary["gradients"].items():
@@ -132,7 +137,8 @@ def _markdown(accuracy, results, cfg, summary) -> str:
     if "lstm" in summary:
         s = summary["lstm"]
         lines += ["", f"## The trained LSTM (seed {s['seed']}, gap {s['gap']})", "",
-                  f"Country units (cell state at \"speak\"): {', '.join(map(str, s['country_units']))}. "
+                  "Country units (cell state at \"speak\"): "
+                  f"{', '.join(map(str, s['country_units']))}. "
                   f"The best one alone names the country for {s['best_unit_accuracy']:.0%} of "
                   f"held-out sentences, the top {len(s['country_units'])} for "
                   f"{s['top_units_accuracy']:.0%}, all units for {s['all_units_accuracy']:.0%} "

@@ -160,11 +160,12 @@ def test_country_gradient_follows_the_chain_rule():
     p /= p.sum(1, keepdims=True)
     p[np.arange(6), batch.y] -= 1  # d(summed cross-entropy)/d logits
     g = p @ model.decoder.weight.data
-    at_end = np.linalg.norm(g, axis=1).mean()
+    at_end = np.linalg.norm(g, axis=1)
     for t in range(x.shape[0], batch.country_step[0] + 1, -1):  # back to the country's h
         g = (g * (1 - h[t] ** 2)) @ W[:5].T
-    assert norm == pytest.approx(np.linalg.norm(g, axis=1).mean(), rel=1e-10)
-    assert share == pytest.approx(norm / at_end, rel=1e-10)
+    at_country = np.linalg.norm(g, axis=1)
+    assert norm == pytest.approx(at_country.mean(), rel=1e-10)
+    assert share == pytest.approx(np.median(at_country / at_end), rel=1e-10)
 
 
 def test_run_one_reports_every_gap():
