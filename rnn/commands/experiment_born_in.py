@@ -13,10 +13,10 @@ from rnn.io import output_folder
 
 EXAMPLE = """\
 examples:
-  rnn-lab experiment born-in --quick --out /tmp/born-in      # gaps up to 30, under a minute
+  rnn-lab experiment born-in --quick --out /tmp/born-in      # 6 gaps, 2 seeds, under a minute
   rnn-lab experiment born-in --out results/born-in           # gaps 2 to 60, 3 seeds, ~2 min
   rnn-lab experiment born-in --cells rnn,lstm,mgu --gaps 5,20,40 --seeds 5
-  rnn-lab experiment born-in --distractors --level char --quick
+  rnn-lab experiment born-in --quick --level char --gaps 2,5,10,20 --distractors
 
 The model reads "I was born in <country> . <filler sentences> . I can speak" and names the
 language. The gap is the number of words (full stops count) between the country and the
@@ -63,7 +63,7 @@ def register(names) -> None:
     p.add_argument("--out", type=file_name, default="born-in-results", metavar="DIR",
                    help="folder for the tables and plots (default ./born-in-results)")
     p.add_argument("--quick", action="store_true",
-                   help="gaps 2 to 30, two seeds, 1000 steps: under a minute")
+                   help="gaps 2, 5, 10, 20, 40, 60, two seeds, 700 steps: under a minute")
     p.add_argument("--cells", type=cell_list, metavar="LIST",
                    help="comma-separated registered cells (default rnn,lstm,gru)")
     p.add_argument("--gaps", type=gap_list, metavar="LIST",
@@ -72,7 +72,7 @@ def register(names) -> None:
                    help="runs per cell (default 3; 2 with --quick)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default 0)")
     p.add_argument("--steps", type=positive_int, metavar="N",
-                   help="training steps per run (default 2000; 1000 with --quick)")
+                   help="training steps per run (default 2000; 700 with --quick)")
     p.add_argument("--hidden", type=positive_int, metavar="H", help="hidden units (default 32)")
     p.add_argument("--lr", type=positive_float, metavar="LR",
                    help="Adam learning rate (default 0.01)")
