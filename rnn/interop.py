@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnn import cells, layers
+
 # torch gate order -> our parameter names (matrices; each bias is "b" + the suffix)
 _GATES = {
     "RNN": (("W", "b"),),
@@ -38,8 +40,6 @@ def _torch():
 
 def _kind_of_ours(obj) -> tuple[str, bool]:
     """('RNN' | 'LSTM' | 'GRU', is_cell) for one of our layers or cells."""
-    from rnn import cells, layers
-
     for kind, layer_cls, cell_cls in (
         ("RNN", layers.RNN, cells.RNNCell),
         ("LSTM", layers.LSTM, cells.LSTMCell),
@@ -130,8 +130,6 @@ def from_torch(module, fused: bool = True):
     dropout between layers is not reproduced (our layers have none) and also raises.
     """
     torch = _torch()
-    from rnn import cells, layers
-
     cell_kinds = {torch.nn.RNNCell: "RNN", torch.nn.LSTMCell: "LSTM", torch.nn.GRUCell: "GRU"}
     layer_kinds = {torch.nn.RNN: "RNN", torch.nn.LSTM: "LSTM", torch.nn.GRU: "GRU"}
     mtype = type(module)

@@ -5,9 +5,9 @@ import pytest
 
 from autograd_lite import Tensor, gradcheck, to_networkx
 from autograd_lite.tensor import ShapeError
-from rnn.cells import GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
+from rnn.cells import GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell, cell_class, cell_names
 
-CELLS = [RNNCell, LSTMCell, GRUCell, PeepholeLSTMCell]
+CELLS = [cell_class(name) for name in cell_names()]  # every registered cell
 B, D, H = 2, 3, 4
 
 

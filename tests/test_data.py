@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnn.errors import UserError
 from rnn.data import Corpus, DataError, StreamBatches, Vocab, one_hot, read_text, split_ids
+from rnn.errors import UserError
 
 
 def test_read_text_utf8(tmp_path):
@@ -36,7 +36,7 @@ def test_read_text_errors_name_the_path(tmp_path, content, words):
 
 
 def test_read_text_directory(tmp_path):
-    with pytest.raises(DataError, match="directory"):
+    with pytest.raises(DataError, match="is a folder"):
         read_text(tmp_path)
 
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnn import draw
-from rnn.draw import rendering
 from rnn.commands import draw as draw_command
+from rnn.draw import rendering
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 
@@ -110,28 +110,28 @@ def test_catalogue_lists_the_thirteen_concept_diagrams_in_order():
 
 
 def test_cli_choices_match_the_catalogue():
-    assert draw_command.NAMES == (*draw.CONCEPT_DIAGRAMS, *draw_command.GRAPHS)
+    assert tuple(draw_command.NAMES) == (*draw.figures(), *draw_command.GRAPHS)
+    assert {"cifg", "mgu"} <= set(draw_command.NAMES)  # registered cells, drawn automatically
     assert draw_command.GRAPHS == ("graph", "gradient-overlay")
-    assert draw_command.CELLS == draw.CELL_NAMES
     assert draw_command.FORMATS == draw.FORMATS
     assert draw_command.STEPPED == tuple(draw.STEPPED)
 
 
-@pytest.mark.parametrize("name", list(draw.CONCEPT_DIAGRAMS))
+@pytest.mark.parametrize("name", list(draw.figures()))
 def test_diagram_sources_are_deterministic(name):
     assert draw.diagram(name).source == draw.diagram(name).source
 
 
-@pytest.mark.parametrize("name", list(draw.CONCEPT_DIAGRAMS))
+@pytest.mark.parametrize("name", list(draw.figures()))
 def test_node_ids_are_synthetic(name):
     nodes, _, _ = parse(draw.diagram(name))
     for node in nodes:
-        assert re.fullmatch(r"(m\d+|io|i\d+)_[a-zA-Z_]+", node), node
+        assert re.fullmatch(r"(m\d+|io|i\d+)_[a-zA-Z_]+\d*", node), node
 
 
 def test_committed_diagrams_match_their_source():
     committed = [p for p in sorted((ROOT / "diagrams").glob("*.dot"))
-                 if p.stem in draw.CONCEPT_DIAGRAMS]
+                 if p.stem in draw.figures()]
     if not committed:
         pytest.skip("no diagrams committed yet (rnn-lab draw --all diagrams)")
     for path in committed:
@@ -329,8 +329,10 @@ def test_labels_are_html_with_real_subscripts():
 
 def test_draw_all_renders_every_diagram_with_its_labels(tmp_path):
     written = draw.draw_all(tmp_path)  # the example computation graphs too
-    assert len(written) == 2 * (len(draw.CONCEPT_DIAGRAMS) + len(draw.EXAMPLE_GRAPHS))
-    for name in draw.CONCEPT_DIAGRAMS:
+    # the concept diagrams, the module figure of each cell without a hand-drawn one, examples
+    assert {"cifg", "mgu"} <= set(draw.figures())
+    assert len(written) == 2 * (len(draw.figures()) + len(draw.EXAMPLE_GRAPHS))
+    for name in draw.figures():
         graph = draw.diagram(name)
         assert (tmp_path / f"{name}.dot").read_text(encoding="utf-8") == graph.source
         shown = svg_texts((tmp_path / f"{name}.svg").read_bytes())
@@ -552,6 +554,6 @@ def test_cli_all_writes_svg_and_dot_for_every_diagram(tmp_path):
     done = run_cli("draw", "--all", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     names = {p.name for p in (tmp_path / "out").iterdir()}
-    figures = [*draw.CONCEPT_DIAGRAMS, *draw.EXAMPLE_GRAPHS]
+    figures = [*draw.figures(), *draw.EXAMPLE_GRAPHS]
     assert names == ({f"{n}.{ext}" for n in figures for ext in ("svg", "dot")}
                      | {f"{n}.png" for n in draw.PNG_FIGURES})

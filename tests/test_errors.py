@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as al
-from autograd_lite import AnomalyError, GradcheckError, GradientError, ShapeError, Tensor
-from autograd_lite import ops
+from autograd_lite import AnomalyError, GradcheckError, GradientError, ShapeError, Tensor, ops
 
 
 def x23():

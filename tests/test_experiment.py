@@ -16,6 +16,7 @@ from rnn.experiment import (
     RunResult,
     decay_per_step,
     hidden_grad_norms,
+    run_all,
     run_one,
 )
 from rnn.reports import write_reports
@@ -59,6 +60,16 @@ def test_run_one_reports_the_budget_and_gradients():
     assert r.cell == "lstm" and r.lag == 6 and len(r.loss) == 20 and r.val_step == [10, 20]
     assert len(r.grad_init) == len(r.grad_trained) == 6
     assert np.isfinite(r.test_mse)
+
+
+def test_any_registered_cells_share_the_budget_and_are_reported(tmp_path):
+    cfg = LongTermConfig(cells=("cifg", "mgu"), lags=(5,), grad_lag=5, steps=12, hidden=4,
+                         batch=4, test_size=16, grad_batch=4, record_every=6, workers=1)
+    results = run_all(cfg, progress=False, log=lambda line: None)
+    assert [(r.cell, r.lag) for r in results] == [("cifg", 5), ("mgu", 5)]
+    assert all(len(r.loss) == 12 and len(r.grad_trained) == 5 for r in results)
+    write_reports(results, cfg, tmp_path, 1.0)
+    assert "cifg_trained,mgu_init" in (tmp_path / "grad_norms.csv").read_text().splitlines()[0]
 
 
 def _fake_results(cfg):
@@ -124,4 +135,4 @@ def test_cli_bad_arguments(tmp_path):
     assert result.returncode == 1 and "not a folder" in result.stderr
     assert "Traceback" not in result.stderr
     result = _cli("long-term", "--steps", 0, "--out", tmp_path / "x")
-    assert result.returncode == 1 and "--steps" in result.stderr
+    assert result.returncode == 2 and "--steps" in result.stderr

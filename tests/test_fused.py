@@ -8,17 +8,19 @@ from hypothesis import strategies as st
 from autograd_lite import Tensor, gradcheck, to_networkx
 from autograd_lite.functional import grad
 from autograd_lite.tensor import GradientError
+from rnn.cells import cell_class, cell_names
 from rnn.kernels import run_fused
 from rnn.layers import make_layer
 
-KINDS = ["rnn", "lstm", "gru", "peephole"]
-TWO_STATES = {"lstm", "peephole"}
-OP_NAMES = {
-    "rnn": "fused_rnn",
-    "lstm": "fused_lstm",
-    "gru": "fused_gru",
-    "peephole": "fused_peephole_lstm",
-}
+KINDS = [n for n in cell_names() if cell_class(n).fused_kernel() is not None]  # with a kernel
+TWO_STATES = {n for n in KINDS if len(cell_class(n).STATE) == 2}
+OP_NAMES = {n: cell_class(n).fused_kernel().name for n in KINDS}
+
+
+def test_the_shipped_kernels():
+    assert OP_NAMES == {"rnn": "fused_rnn", "lstm": "fused_lstm", "gru": "fused_gru",
+                        "peephole": "fused_peephole_lstm", "cifg": "fused_cifg"}
+    assert TWO_STATES == {"lstm", "peephole", "cifg"}
 
 
 def _run(kind, fused, sizes, seed, with_state, upstream):

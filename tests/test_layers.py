@@ -5,10 +5,11 @@ import pytest
 
 from autograd_lite import Tensor, gradcheck, to_networkx
 from autograd_lite.tensor import ShapeError
-from rnn.layers import GRU, LSTM, RNN, PeepholeLSTM, detach_state, make_layer
+from rnn.cells import cell_class, cell_names
+from rnn.layers import GRU, LSTM, RNN, PeepholeLSTM, RecurrentLayer, detach_state, make_layer
 
-KINDS = ["rnn", "lstm", "gru", "peephole"]
-TWO_STATES = {"lstm", "peephole"}
+KINDS = list(cell_names())  # every registered cell
+TWO_STATES = {n for n in KINDS if len(cell_class(n).STATE) == 2}
 
 
 def _state(kind, arrays):
@@ -32,7 +33,9 @@ def _layer_fn(layer, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_make_layer_builds_each_kind(kind):
     layer = make_layer(kind, 3, 4, num_layers=2, rng=0)
-    assert isinstance(layer, {"rnn": RNN, "lstm": LSTM, "gru": GRU, "peephole": PeepholeLSTM}[kind])
+    named = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "peephole": PeepholeLSTM}
+    assert type(layer) is named.get(kind, RecurrentLayer)  # a named layer class where one exists
+    assert layer.cell_class is cell_class(kind) and type(layer.cells[0]) is cell_class(kind)
     assert layer.num_layers == 2 and layer.cells[1].input_size == 4
 
 

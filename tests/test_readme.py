@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from rnn.cells import cell_names, unregister
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLES = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
-def test_readme_has_the_three_job_examples():
-    assert len(EXAMPLES) >= 3
+def test_readme_has_the_three_job_examples_and_how_to_add_a_cell():
+    assert len(EXAMPLES) >= 4
+    assert any("class MyMGUCell(Cell)" in code and "cross_check" in code for code in EXAMPLES)
     joined = "\n".join(EXAMPLES)
     for needle in ("symbolic.cross_check", "draw.render", "loss.backward()"):
         assert needle in joined
@@ -23,7 +26,12 @@ def test_readme_example_runs(code, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     if "torch" in code:
         pytest.importorskip("torch")
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    before = set(cell_names())
+    try:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    finally:  # a cell the example defines lives only as long as the example
+        for name in set(cell_names()) - before:
+            unregister(name)
     for name in re.findall(r'render\([^"]*"([^"]+)"\)', code):
         svg = (tmp_path / name).read_text(encoding="utf-8")
         assert svg.lstrip().startswith("<?xml") and "</svg>" in svg

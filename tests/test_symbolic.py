@@ -13,6 +13,7 @@ import sympy as sp
 from rnn import symbolic as S
 from rnn.cells import cell_class, cell_names
 from rnn.layers import make_layer
+from rnn.plots import plot_path_magnitudes
 from rnn.symbolic import core as C
 from rnn.symbolic.vjp import grad_out, out, x, y
 
@@ -21,7 +22,7 @@ CELLS = cell_names()
 
 # The symbols the derivations use, by name (Var equality is by name).
 V = C.Var
-f, i, g, o, c, c_prev, h, h_prev = map(V, ("f_t", "i_t", "g_t", "o_t", "c_t", "c_prev", "h_t",
+f, i, g, o, c, c_prev, h, h_prev = map(V, ("f_t", "i_t", "g_t~", "o_t", "c_t", "c_prev", "h_t",
                                            "h_prev"))
 r, u, n = V("r_t"), V("u_t"), V("n_t")
 a_f, a_i, a_c, a_o, a_r, a_z, a_nx, a_nh, a_n, a_h = map(
@@ -283,9 +284,13 @@ def test_engine_op_table_matches_the_derived_vjp_rules():
 
 
 def test_cell_state_path_is_a_product_of_forget_gates():
-    p = S.carry_path("lstm", T=4)
+    p = S.state_path(S.derivation("lstm"), T=4)
     assert p.verified and len(p.derived.args) == 4 and "f_{1}" in p._repr_latex_()
-    assert S.carry_path("gru", T=3).verified
+    assert S.state_path(S.derivation("gru"), T=3).derived == sp.Mul(*(V(f"u_t@{k}")
+                                                                      for k in (1, 2, 3)))
+    mgu = S.state_path(S.derivation("mgu"), T=2)  # h carries itself through 1 - f
+    assert mgu.verified and mgu.product == sp.Mul(*(1 - V(f"f_t@{k}") for k in (1, 2)))
+    assert S.state_path(S.derivation("rnn")) is None  # the RNN's path runs through W
 
 
 def test_rnn_path_is_a_product_of_tanh_slopes_and_weights():
@@ -300,7 +305,7 @@ def test_path_magnitudes_table_and_plot(tmp_path):
     assert lstm[0] > lstm[1] > lstm[2] > 0
     assert "LSTM f≈0.99" in S.path_table(mags, steps=(1, 10, 50))
     png = tmp_path / "paths.png"
-    S.plot_path_magnitudes(png, mags, steps=(1, 10, 50))
+    plot_path_magnitudes(png, mags, steps=(1, 10, 50))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -427,3 +432,18 @@ def test_stacked_finite_differences_match_one_at_a_time(cell):
                                   dhs)
             arr[idx] = old
             assert abs(stacked[name][idx] - (up - down) / (2 * eps)) < 1e-8
+
+
+# ------------------------------------------------------------------------------------------
+# The four classic derivations print what they printed before cells were traced
+# ------------------------------------------------------------------------------------------
+
+GOLDEN = ROOT / "tests" / "data" / "derive"  # `rnn-lab derive CELL` and `--latex` output,
+# captured from the hand-written per-unit specs before the tracer replaced them
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "peephole"])
+def test_traced_derivation_prints_as_the_hand_written_one_did(cell):
+    assert S.derivation_pretty(cell) == (GOLDEN / f"{cell}.txt").read_text(encoding="utf-8")
+    assert S.derivation_latex(cell) + "\n" == (GOLDEN / f"{cell}.tex").read_text(
+        encoding="utf-8")

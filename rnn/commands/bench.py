@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+
 from rnn.errors import UserError
 
 # Benchmark name -> (module with `main(argv) -> int`, one line on what it measures).
 BENCHMARKS = {
-    "overhead": ("rnn.bench_overhead",
+    "overhead": ("rnn.bench.overhead",
                  "per-op cost of autograd_lite beside PyTorch eager, HIPS autograd, NumPy"),
-    "lstm": ("rnn.bench_lstm", "LSTM training step: readable cell, fused kernel, PyTorch"),
-    "symbolic": ("rnn.bench_symbolic", "SymPy derivation and compiled-gradient timings"),
-    "draw": ("rnn.bench_draw", "time to build and render the diagrams"),
+    "lstm": ("rnn.bench.lstm", "LSTM training step: readable cell, fused kernel, PyTorch"),
+    "symbolic": ("rnn.bench.symbolic", "SymPy derivation and compiled-gradient timings"),
+    "draw": ("rnn.bench.draw", "time to build and render the diagrams"),
 }
 
 

@@ -7,20 +7,17 @@ import sys
 import warnings
 from pathlib import Path
 
-from rnn.argtypes import file_name, int_between
-from rnn.errors import UserError
+from rnn.argtypes import CELL_CHOICES, LazyChoices, file_name, int_between
+from rnn.errors import UsageError, UserError
 from rnn.io import output_folder, output_target
 
-# Spelled out here so that `--help` does not import graphviz; a test keeps them in step with
-# rnn.draw.CONCEPT_DIAGRAMS, FORMATS, STEPPED and CELL_NAMES.
-NAMES = (
-    "folded", "unrolled", "rnn-module", "lstm-module", "legend", "cell-state", "gate",
-    "forget", "input", "update", "output", "gru", "peephole", "graph", "gradient-overlay",
-)
 GRAPHS = ("graph", "gradient-overlay")  # computation graphs of a live model
+# Spelled out here so that `--help` does not import graphviz; a test keeps them in step with
+# rnn.draw.FORMATS and STEPPED. The figure names come from rnn.draw.figures() (the concept
+# diagrams and a module figure per registered cell), imported only when NAME is checked.
+NAMES = LazyChoices(lambda: (*_draw().figures(), *GRAPHS))
 FORMATS = ("svg", "png", "pdf", "dot")
 STEPPED = ("unrolled", "rnn-module", "lstm-module", "gru", "peephole")
-CELLS = ("rnn", "lstm", "gru", "peephole")
 MAX_STEPS = 50
 DEFAULT_STEPS = {"graph": 3, "gradient-overlay": 30}
 
@@ -32,14 +29,23 @@ examples:
   rnn-lab draw graph --steps 4 --cell gru    the live computation graph of a GRU, 4 steps
   rnn-lab draw graph --grad --collapse       after backward, shaded by gradient norm
   rnn-lab draw gradient-overlay --steps 30   RNN beside LSTM: the vanishing gradient
+  rnn-lab draw mgu -o mgu.svg                a registered cell's module, drawn automatically
   rnn-lab draw --all diagrams                every figure as NAME.svg and NAME.dot
 
-NAME is one of: """ + ", ".join(NAMES) + """
+NAME is a concept diagram (folded, unrolled, rnn-module, lstm-module, legend, cell-state, gate,
+forget, input, update, output, gru, peephole), the module of any other registered cell by its
+name (cifg, mgu, ...: drawn from the cell's traced equations), graph or gradient-overlay.
 graph draws a small model unrolled T steps (--steps, default 3) on the readable path, every
 gate a node, one cluster per time step; --collapse draws each step as one box, --grad
 shades every node and line by the norm of the loss's gradient (log scale, colour bar).
 gradient-overlay draws an RNN and an LSTM (or --cell) unrolled T steps (default 30) side by
 side, the loss on the last step only, each step shaded by the gradient reaching it."""
+
+
+def _draw():
+    import rnn.draw  # graphviz, sympy: only when a figure name is checked or drawn
+
+    return rnn.draw
 
 
 def register(subparsers) -> None:
@@ -63,7 +69,7 @@ def register(subparsers) -> None:
                         help="default: NAME.FORMAT here")
     parser.add_argument("--format", choices=FORMATS,
                         help="svg, png, pdf or dot (default: from the -o suffix, else svg)")
-    parser.add_argument("--cell", choices=CELLS,
+    parser.add_argument("--cell", choices=CELL_CHOICES, metavar="CELL",
                         help="graph: the cell to unroll (default lstm); gradient-overlay: "
                         "the cell drawn beside the RNN (default lstm)")
     parser.add_argument("--grad", action="store_true",
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                                            ("--collapse", args.collapse)) if given]
     if args.all is not None:
         if args.output or args.steps or graph_only:
-            raise UserError("--all draws every diagram at its default size into FOLDER; "
+            raise UsageError("--all draws every diagram at its default size into FOLDER; "
                             "-o, --steps, --cell, --grad and --collapse are for one diagram")
         folder = output_folder(args.all)
         fmt = args.format or "svg"
@@ -92,12 +98,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(written)} files to {folder}")
         return 0
     if args.name not in GRAPHS and graph_only:
-        raise UserError(f"{', '.join(graph_only)}: only for graph (--cell also for "
-                        f"gradient-overlay), not for the concept diagram {args.name}")
-    suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
-    fmt = args.format or (suffix if suffix in FORMATS else "svg")
-    if args.format and suffix in FORMATS and suffix != args.format:
-        raise UserError(f"-o {args.output} ends in .{suffix} but --format is {args.format}")
+        raise UsageError(f"{', '.join(graph_only)}: only for graph (--cell also for "
+                         f"gradient-overlay), not for the concept diagram {args.name}")
+    if args.steps and args.name not in STEPPED + GRAPHS:
+        raise UsageError(f"--steps is for {', '.join(STEPPED + GRAPHS)}; {args.name} is drawn "
+                         f"at one size")
+    if args.name == "gradient-overlay" and (args.collapse or args.grad):
+        raise UsageError("gradient-overlay is always collapsed and shaded by gradient; "
+                         "--grad and --collapse are for graph")
+    if args.name == "gradient-overlay" and args.cell == "rnn":
+        raise UsageError("gradient-overlay draws the RNN beside another cell: choose "
+                         "--cell lstm, gru, peephole, cifg, mgu, ...")
+    if args.output:
+        try:
+            fmt = draw.format_of(args.output, args.format)
+        except ValueError as exc:
+            raise UsageError(f"-o {exc}") from None
+    else:
+        fmt = args.format or "svg"
     out = Path(args.output or f"{args.name}.{fmt}")
     output_target(out, "figure")  # a bad -o fails before the drawing
     try:
@@ -124,12 +142,6 @@ def _computation_graph(draw, args):
             graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
                                         collapse=args.collapse)
         else:
-            if args.collapse or args.grad:
-                raise UserError("gradient-overlay is always collapsed and shaded by gradient; "
-                            "--grad and --collapse are for graph")
-            if args.cell == "rnn":
-                raise UserError("gradient-overlay draws the RNN beside another cell: choose "
-                            "--cell lstm, gru or peephole")
             graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
     for note in notes:
         print(f"rnn-lab draw: note: {note.message}", file=sys.stderr)

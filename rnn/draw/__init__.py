@@ -3,16 +3,17 @@ and the live computation graphs of the autodiff engine, unrolled in time (`compu
 
 Every diagram is a function returning a `graphviz.Digraph`; nothing runs Graphviz until `render`.
 The package, one job per file: `labels` (escaping text into labels), `style` (the palette),
-`layouts` and `concepts` (the concept figures, as data and as drawings), `rendering` (Graphviz),
+`layouts` and `concepts` (the concept figures, as data and as drawings), `auto` (module figures
+of registered cells without a hand-drawn one, and `diagram`, every figure by name), `rendering`,
 `timesteps`, `scale`, `plan` and `graphs` (computation graphs), `examples` (small models to draw,
 the gradient overlay, `draw_all`).
 """
 
+from rnn.draw.auto import HAND_DRAWN, diagram, figures, module_figure
 from rnn.draw.concepts import (
     CONCEPT_DIAGRAMS,
     STEPPED,
     cell_state,
-    diagram,
     folded_rnn,
     gate,
     gru_module,
@@ -25,7 +26,6 @@ from rnn.draw.concepts import (
     unrolled_rnn,
 )
 from rnn.draw.examples import (
-    CELL_NAMES,
     EXAMPLE_GRAPHS,
     PNG_FIGURES,
     draw_all,
@@ -46,7 +46,14 @@ from rnn.draw.graphs import (
 from rnn.draw.labels import MAX_LABEL, SIGMA, TILDE, escape_label
 from rnn.draw.layouts import LSTM_STEPS, UNIT_X, UNIT_Y
 from rnn.draw.plan import OP_SYMBOLS
-from rnn.draw.rendering import FORMATS, INSTALL_HINT, GraphvizError, GraphvizNotFound, render
+from rnn.draw.rendering import (
+    FORMATS,
+    INSTALL_HINT,
+    GraphvizError,
+    GraphvizNotFound,
+    format_of,
+    render,
+)
 from rnn.draw.scale import GradScale, decade, rounded
 from rnn.draw.style import (
     FONT,

@@ -2,24 +2,28 @@
 
 The visual language is the hand-drawn figures': a product of the input followed by σ or tanh is
 a yellow layer box, every other operation a pink circle (×, +, 1−, tanh), lines that merge at
-a dot are a concatenation, x_t enters from below, h_t leaves upwards, and each state enters on
-the left and leaves on the right. Graphviz's `dot` lays the figure out (the hand-drawn ones are
+a dot are a concatenation, x_t enters from below, h_t leaves upwards, and each state enters and
+leaves as a labelled line. Graphviz's `dot` lays the figure out (the hand-drawn ones are
 pinned to a grid); the equations, printed from the same trace, go underneath.
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import graphviz
 import sympy as sp
 
-from rnn.draw.concepts import Kit
+from rnn.cells import cell_names
+from rnn.draw.concepts import CONCEPT_DIAGRAMS, STEPPED, Kit
 from rnn.draw.labels import SIGMA, TILDE, sub
 from rnn.draw.style import MODULE_FILL, MODULE_LINE, digraph
-from rnn.symbolic.core import _LATEX, sigmoid
+from rnn.symbolic.core import latex_of, sigmoid
 from rnn.symbolic.trace import CellSpec, Linear, cell_spec, state_out, state_prev
 
+# The cells whose module is drawn by hand (rnn.draw.layouts), and the figure's name.
+HAND_DRAWN = {"rnn": "rnn-module", "lstm": "lstm-module", "gru": "gru", "peephole": "peephole"}
 _DASHED = {"style": "dashed", "penwidth": "1.3"}
 _SOURCE_NAMES = {"h_prev": f"h{sub('', 't−1')}", "x": f"x{sub('', 't')}"}
 
@@ -28,7 +32,7 @@ def symbol_html(v) -> str:
     """A symbol as an HTML label: f_t -> f<sub>t</sub>, \\tilde{h}_t -> h&#771;<sub>t</sub>."""
     if v == "x":
         return sub("x", "t")
-    latex = _LATEX.get(v.name, v.name)
+    latex = latex_of(v)
     m = re.fullmatch(r"(?:\\(tilde|hat)\{(\w+)\}|(\w+?))(?:_\{?([\w\-]+)\}?)?", latex)
     if m is None:
         return v.name
@@ -139,7 +143,8 @@ def module_figure(cell) -> graphviz.Digraph:
 
 
 def equations_html(spec: CellSpec) -> list[str]:
-    """The cell's equations as HTML lines, products written out: f_t = σ(W_f·[h_{t−1}, x_t] + b_f)."""
+    """The cell's equations as HTML lines, products written out:
+    f_t = σ(W_f·[h_{t−1}, x_t] + b_f)."""
     return [f"{symbol_html(v)} = {_expr_html(e, spec)}" for v, e in spec.equations]
 
 
@@ -173,4 +178,25 @@ def _expr_html(e, spec: CellSpec, top: bool = True) -> str:
     return str(e)
 
 
-__all__ = ["equations_html", "module_figure", "symbol_html"]
+def figures() -> dict:
+    """Every figure by name: the concept diagrams, then a module figure for each registered
+    cell that has no hand-drawn one (drawn under the cell's name: `rnn-lab draw mgu`)."""
+    auto = {name: partial(module_figure, name) for name in cell_names()
+            if name not in HAND_DRAWN and name not in CONCEPT_DIAGRAMS}
+    return {**CONCEPT_DIAGRAMS, **auto}
+
+
+def diagram(name: str, steps: int | None = None) -> graphviz.Digraph:
+    """The figure called `name` (see `figures`), drawn for `steps` steps if it has steps."""
+    makers = figures()
+    if name not in makers:
+        raise ValueError(f"unknown diagram {name!r}; choose from {', '.join(makers)}")
+    if steps is None:
+        return makers[name]()
+    if name not in STEPPED:
+        raise ValueError(f"{name} has no steps; steps apply to {', '.join(STEPPED)}")
+    return STEPPED[name](steps)
+
+
+__all__ = ["HAND_DRAWN", "diagram", "equations_html", "figures", "module_figure",
+           "symbol_html"]

@@ -273,14 +273,3 @@ CONCEPT_DIAGRAMS = {
 # The diagrams that take a number of steps (time steps, or modules in a row).
 STEPPED = {"unrolled": unrolled_rnn, "rnn-module": rnn_module, "lstm-module": lstm_module,
            "gru": gru_module, "peephole": peephole_module}
-
-
-def diagram(name: str, steps: int | None = None) -> graphviz.Digraph:
-    """The concept diagram called `name`, drawn for `steps` steps if it has steps."""
-    if name not in CONCEPT_DIAGRAMS:
-        raise ValueError(f"unknown diagram {name!r}; choose from {', '.join(CONCEPT_DIAGRAMS)}")
-    if steps is None:
-        return CONCEPT_DIAGRAMS[name]()
-    if name not in STEPPED:
-        raise ValueError(f"{name} has no steps; steps apply to {', '.join(STEPPED)}")
-    return STEPPED[name](steps)

@@ -13,7 +13,8 @@ import numpy as np
 from autograd_lite.nn import Parameter
 from autograd_lite.ops import mse
 from rnn.draw import graphs as _graphs  # MAX_NODES is read at each call: it may be lowered
-from rnn.draw.concepts import CONCEPT_DIAGRAMS, check_steps
+from rnn.draw.auto import figures
+from rnn.draw.concepts import check_steps
 from rnn.draw.graphs import canvas, colour_bar, computation_graph, emit
 from rnn.draw.labels import escape_label, html
 from rnn.draw.plan import make_plan
@@ -23,8 +24,6 @@ from rnn.draw.style import GREY
 from rnn.draw.timesteps import nx_graph, time_steps
 from rnn.io import output_folder
 from rnn.layers import make_layer
-
-CELL_NAMES = ("rnn", "lstm", "gru", "peephole")
 
 
 def unrolled_loss(cell: str = "lstm", steps: int = 3, *, hidden: int = 4, inputs: int = 2,
@@ -98,14 +97,14 @@ PNG_FIGURES = ("lstm-module", "gru", "graph-lstm", "gradient-overlay")
 
 
 def draw_all(folder, format: str = "svg", graphs: bool = True, png=()) -> list[Path]:
-    """Write every concept diagram to `folder` as NAME.dot (its source) and NAME.<format>.
+    """Write every figure (`figures()`) to `folder` as NAME.dot (its source) and NAME.<format>.
 
     With `graphs`, the example computation graphs (EXAMPLE_GRAPHS) too; names in `png` are
     also written as NAME.png (for pages whose browsers misplace SVG subscripts).
     """
     folder = output_folder(folder)
     written = []
-    makers = {**CONCEPT_DIAGRAMS, **(EXAMPLE_GRAPHS if graphs else {})}
+    makers = {**figures(), **(EXAMPLE_GRAPHS if graphs else {})}
     for name, make in makers.items():
         graph = make()
         written.append(render(graph, folder / f"{name}.dot", "dot"))

@@ -31,6 +31,17 @@ def _buffers(x, h0, c0, W, b, n_sigmoid):
     return Wh, G, P, C, TC, np.empty((B, G.shape[-1]), dt), np.empty((B, H), dt)
 
 
+def _gates(G, t, P, Wh, rec, n_sigmoid):
+    """Step t's gates in place in G[t]: add h_{t-1} @ W_h, then squash (sigmoid for the first
+    `n_sigmoid` columns, through the halved weights, tanh for the rest)."""
+    g = G[t]
+    np.matmul(P[t], Wh, out=rec)
+    g += rec
+    np.tanh(g, out=g)
+    sigmoid_from_tanh(g[:, :n_sigmoid])
+    return g
+
+
 def _cell_output(o, t, P, C, TC):
     np.tanh(C[t + 1], out=TC[t])
     np.multiply(o, TC[t], out=P[t + 1])  # h_t = o_t * tanh(c_t)
@@ -45,11 +56,7 @@ def _lstm_forward(x, h0, c0, W_f, b_f, W_i, b_i, W_c, b_c, W_o, b_o, need_dx=Tru
     W, b = _lstm_pack(W_f, b_f, W_i, b_i, W_c, b_c, W_o, b_o)  # (H + D, 4H), (4H,)
     Wh, G, P, C, TC, rec, ig = _buffers(x, h0, c0, W, b, 3 * H)
     for t in range(x.shape[0]):
-        g = G[t]
-        np.matmul(P[t], Wh, out=rec)
-        g += rec
-        np.tanh(g, out=g)
-        sigmoid_from_tanh(g[:, : 3 * H])
+        g = _gates(G, t, P, Wh, rec, 3 * H)
         o, f, i, c_tilde = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
         np.multiply(f, C[t], out=C[t + 1])  # c_t = f_t * c_{t-1} + i_t * c~_t
         np.multiply(i, c_tilde, out=ig)
@@ -96,13 +103,10 @@ def _cifg_forward(x, h0, c0, W_f, b_f, W_c, b_c, W_o, b_o, need_dx=True):
     b = np.concatenate([b_o, b_f, b_c])
     Wh, G, P, C, TC, rec, tmp = _buffers(x, h0, c0, W, b, 2 * H)
     for t in range(x.shape[0]):
-        g = G[t]
-        np.matmul(P[t], Wh, out=rec)
-        g += rec
-        np.tanh(g, out=g)
-        sigmoid_from_tanh(g[:, : 2 * H])
+        g = _gates(G, t, P, Wh, rec, 2 * H)
         o, f, c_tilde = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-        np.subtract(C[t], c_tilde, out=tmp)  # c_t = f c_{t-1} + (1 - f) c~ = c~ + f (c_{t-1} - c~)
+        # c_t = f c_{t-1} + (1 - f) c~ = c~ + f (c_{t-1} - c~)
+        np.subtract(C[t], c_tilde, out=tmp)
         tmp *= f
         np.add(c_tilde, tmp, out=C[t + 1])
         _cell_output(o, t, P, C, TC)

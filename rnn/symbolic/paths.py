@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from rnn.symbolic.core import _LATEX, _PRETTY, Var
+from rnn.symbolic.core import Var, latex_of, pretty_of
 from rnn.symbolic.trace import state_out, state_prev
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -39,42 +39,11 @@ class PathDerivation:
         return f"{self.lhs_pretty} = {sp.pretty(self.derived, use_unicode=True)}"
 
 
-def carry_path(cell: str = "lstm", T: int = 3) -> PathDerivation:
-    """∂carry_T/∂carry_0 with the gates held fixed: Π f_t (LSTM cell state), Π u_t (GRU h)."""
-    if cell == "gru":
-        u, n = [_seq("u", k) for k in range(1, T + 1)], [_seq("n", k) for k in range(1, T + 1)]
-        h0 = _seq("h", 0)
-        state = h0
-        for k in range(T):
-            state = (1 - u[k]) * n[k] + u[k] * state
-        d, product = sp.diff(state, h0), sp.Mul(*u)
-        fixed = r"\Big\vert_{u,n\ \mathrm{fixed}}"
-        return PathDerivation(
-            f"GRU: h_T through the update gate, T={T}",
-            rf"\frac{{\partial h_{{{T}}}}}{{\partial h_0}}{fixed}",
-            f"∂h{str(T).translate(_SUB)}/∂h₀", d, product, sp.simplify(d - product) == 0,
-            rf"\frac{{\partial h_T}}{{\partial h_0}}{fixed} = \prod_{{t=1}}^{{T}} u_t")
-    f = [_seq("f", k) for k in range(1, T + 1)]
-    i = [_seq("i", k) for k in range(1, T + 1)]
-    g = [_seq("g", k, r"\tilde{c}") for k in range(1, T + 1)]
-    c0 = _seq("c", 0)
-    state = c0
-    for k in range(T):
-        state = f[k] * state + i[k] * g[k]
-    d, product = sp.diff(state, c0), sp.Mul(*f)
-    fixed = r"\Big\vert_{f,i,\tilde{c}\ \mathrm{fixed}}"
-    return PathDerivation(
-        f"LSTM: cell state with the gates fixed, T={T}",
-        rf"\frac{{\partial c_{{{T}}}}}{{\partial c_0}}{fixed}",
-        f"∂c{str(T).translate(_SUB)}/∂c₀", d, product, sp.simplify(d - product) == 0,
-        rf"\frac{{\partial c_T}}{{\partial c_0}}{fixed} = \prod_{{t=1}}^{{T}} f_t")
-
-
 def _at_step(v: Var, k: int) -> Var:
     """The per-step copy of a per-unit symbol: f_t -> f_k."""
     sub = str(k).translate(_SUB)
-    return Var(f"{v.name}@{k}", _LATEX[v.name].replace("_t", f"_{{{k}}}"),
-               _PRETTY[v.name].replace("ₜ", sub))
+    return Var(f"{v.name}@{k}", latex_of(v).replace("_t", f"_{{{k}}}"),
+               pretty_of(v).replace("ₜ", sub))
 
 
 def state_path(d, T: int = 3) -> PathDerivation | None:
@@ -96,7 +65,7 @@ def state_path(d, T: int = 3) -> PathDerivation | None:
     derived, product = sp.diff(state, start), sp.Mul(*factors)
     order = [v for v, _ in d.equations]
     held = sorted(expr.free_symbols - {prev}, key=lambda v: order.index(v) if v in order else -1)
-    names = ",".join(_LATEX[v.name].replace("_t", "") for v in held)
+    names = ",".join(latex_of(v).replace("_t", "") for v in held)
     fixed = rf"\Big\vert_{{{names}\ \mathrm{{fixed}}}}"
     return PathDerivation(
         f"{d.spec.title}: {s}_T with the gates fixed, T={T}",
@@ -197,29 +166,5 @@ def path_table(magnitudes: dict[str, np.ndarray], steps=STEPS) -> str:
     return "\n".join(lines)
 
 
-def plot_path_magnitudes(path, magnitudes: dict[str, np.ndarray] | None = None,
-                         steps=None) -> None:
-    """Save a log-scale plot of the path norms against T (default 1..100) as a PNG (Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = tuple(range(1, 101)) if steps is None else tuple(steps)
-    magnitudes = magnitudes or path_magnitudes(steps)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, values in magnitudes.items():
-        ax.semilogy(steps, np.maximum(values, 1e-300), label=label,
-                    linestyle="-" if label.startswith("RNN") else "--")
-    ax.set_xlabel("T (steps back)")
-    ax.set_ylabel("norm of ∂state_T / ∂state_0")
-    ax.set_title("Long-term gradient path: plain RNN vs LSTM cell state")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-__all__ = ["PathDerivation", "carry_path", "state_path", "path_magnitudes", "path_table",
-           "plot_path_magnitudes", "rnn_jacobian", "rnn_path"]
+__all__ = ["PathDerivation", "state_path", "path_magnitudes", "path_table",
+           "rnn_jacobian", "rnn_path"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from autograd_lite import ops
 from rnn.symbolic.core import Var, sigmoid
 
 x = Var("x", "x", "x")
@@ -138,6 +139,4 @@ def check_op_table(ops: dict, backend, n_points: int = 64, seed: int = 0,
 
 def check_engine_ops(n_points: int = 64, seed: int = 0) -> list[RuleCheck]:
     """`check_op_table` on `autograd_lite.ops.OPS` with the NumPy backend."""
-    from autograd_lite import ops
-
     return check_op_table(ops.OPS, ops.NUMPY_BACKEND, n_points, seed)

@@ -5,7 +5,7 @@ and metrics, and `build`), `trainer` (the loop, clipping, validation, checkpoint
 `sampling`. The names below are the public ones.
 """
 
-from rnn.training.config import CELLS, DEFAULT_SEQ_LEN, DTYPES, TASKS, TrainConfig
+from rnn.training.config import DEFAULT_SEQ_LEN, DTYPES, TASKS, TrainConfig
 from rnn.training.losses import mse_loss, sequence_cross_entropy
 from rnn.training.models import CharModel, RegressionModel, make_model, model_from_checkpoint
 from rnn.training.problems import (
@@ -17,7 +17,7 @@ from rnn.training.problems import (
     build,
     regression_mse,
 )
-from rnn.training.sampling import check_sample_args, sample
+from rnn.training.sampling import check_sample_args, generate, sample
 from rnn.training.trainer import (
     Trainer,
     TrainingError,
@@ -27,11 +27,11 @@ from rnn.training.trainer import (
 )
 
 __all__ = [
-    "CELLS", "DEFAULT_SEQ_LEN", "DTYPES", "TASKS", "TrainConfig",
+    "DEFAULT_SEQ_LEN", "DTYPES", "TASKS", "TrainConfig",
     "mse_loss", "sequence_cross_entropy",
     "CharModel", "RegressionModel", "make_model", "model_from_checkpoint",
     "AddingProblem", "CopyProblem", "Problem", "ReberProblem", "TextProblem", "build",
     "regression_mse",
-    "check_sample_args", "sample",
+    "check_sample_args", "generate", "sample",
     "Trainer", "TrainingError", "TrainingInterrupted", "make_optimizer", "train",
 ]

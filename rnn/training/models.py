@@ -8,10 +8,18 @@ import numpy as np
 from autograd_lite import nn
 from autograd_lite.tensor import Tensor
 from rnn import tasks
-from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays
+from rnn.cells import cell_class
+from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays, check_finite
 from rnn.data import Vocab, one_hot
 from rnn.layers import make_layer
+from rnn.training.budget import check_budget
 from rnn.training.config import DTYPES, TrainConfig
+
+
+def _fused(cell, fused: bool) -> bool:
+    # A model asks for the fused kernel where the cell has one; a cell without one trains on
+    # its readable graph, and the model says so in its description, not with a warning.
+    return fused and cell_class(cell).fused_kernel() is not None
 
 
 class CharModel(nn.Module):
@@ -28,7 +36,7 @@ class CharModel(nn.Module):
         self.embed = (nn.Embedding(vocab_size, embedding_dim, dtype=dtype, rng=rng)
                       if embedding_dim else None)
         self.layer = make_layer(cell, embedding_dim or vocab_size, hidden_size,
-                                num_layers=num_layers, dtype=dtype, fused=fused,
+                                num_layers=num_layers, dtype=dtype, fused=_fused(cell, fused),
                                 forget_bias=forget_bias, rng=rng)
         self.decoder = nn.Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
 
@@ -49,7 +57,8 @@ class RegressionModel(nn.Module):
         rng = np.random.default_rng(rng)  # a Generator passes through as itself
         self.dtype = np.dtype(dtype)
         self.layer = make_layer(cell, input_size, hidden_size, num_layers=num_layers,
-                                dtype=dtype, fused=fused, forget_bias=forget_bias, rng=rng)
+                                dtype=dtype, fused=_fused(cell, fused), forget_bias=forget_bias,
+                                rng=rng)
         self.decoder = nn.Linear(hidden_size, output_size, dtype=dtype, rng=rng)
 
     def forward(self, x, state=None):
@@ -72,11 +81,16 @@ def make_model(config: TrainConfig, vocab_size: int | None = None, rng=None):
 
 
 def model_from_checkpoint(ckpt: Checkpoint):
-    """(model, config, vocab) with the checkpoint's parameters, without reading any data."""
+    """(model, config, vocab) with the checkpoint's parameters, without reading any data;
+    CheckpointError for a config too large to build or parameters that are not finite."""
     config = TrainConfig.from_checkpoint(ckpt)
     vocab = Vocab(ckpt.vocab) if ckpt.vocab else None
     if config.task == "text" and vocab is None:
         raise CheckpointError(f"{ckpt.path}: a text model's checkpoint needs a vocabulary")
+    check_budget(config, len(vocab) if vocab else None, batch=1, seq_len=1,
+                 what=f"the model in {ckpt.path} (--hidden {config.hidden}, --layers "
+                      f"{config.layers})")
+    check_finite(ckpt.path, ckpt.params)
     model = make_model(config, len(vocab) if vocab else None, rng=0)
     check_arrays(ckpt.path, "parameter", ckpt.params, model.state_dict())
     model.load_state_dict(ckpt.params)

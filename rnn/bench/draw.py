@@ -17,10 +17,14 @@ import time
 import warnings
 from pathlib import Path
 
-from rnn.argtypes import Parser
+from autograd_lite.graph import to_networkx
+from rnn import draw
+from rnn.argtypes import Parser, int_between, positive_int
+from rnn.cells import cell_names
 
 BUDGET = 2.0  # seconds, model to SVG, LSTM at T = 50
 PHASES = ("model graph", "to_networkx", "Digraph", "dot layout + svg")
+MAX_STEPS = 500  # a longer graph is collapsed anyway; beyond it only the wait grows
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time drawing the computation graph of an unrolled cell, model to SVG.",
         epilog="Example: rnn-lab bench draw --steps 50 --repeats 5",
     )
-    parser.add_argument("--steps", type=int, default=50, metavar="T",
-                        help="time steps to unroll (default 50)")
-    parser.add_argument("--cell", choices=("rnn", "lstm", "gru", "peephole"), default="lstm",
+    parser.add_argument("--steps", type=int_between(1, MAX_STEPS), default=50, metavar="T",
+                        help=f"time steps to unroll, 1 to {MAX_STEPS} (default 50)")
+    parser.add_argument("--cell", choices=cell_names(), default="lstm",
                         help="the cell (default lstm)")
-    parser.add_argument("--repeats", type=int, default=5, metavar="N",
+    parser.add_argument("--repeats", type=positive_int, default=5, metavar="N",
                         help="runs per phase; medians are printed (default 5)")
     parser.add_argument("--format", choices=("svg", "png", "pdf"), default="svg",
                         help="what dot writes (default svg)")
@@ -48,9 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_once(args, folder: Path) -> tuple[list[float], dict]:
     """One pass through the four phases: their times and the sizes of what was drawn."""
-    from autograd_lite.graph import to_networkx
-    from rnn import draw
-
     times = []
     start = time.perf_counter()
     loss = draw.unrolled_loss(args.cell, args.steps, backward=args.grad)
@@ -86,8 +87,6 @@ def run_once(args, folder: Path) -> tuple[list[float], dict]:
 
 def concept_diagrams(folder: Path) -> float:
     """Seconds to build and render every concept diagram once."""
-    from rnn import draw
-
     start = time.perf_counter()
     for name, make in draw.CONCEPT_DIAGRAMS.items():
         draw.render(make(), folder / f"{name}.svg")
@@ -97,9 +96,6 @@ def concept_diagrams(folder: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print each phase's median; returns an exit status."""
     args = build_parser().parse_args(argv)
-    if args.steps < 1 or args.repeats < 1:
-        print("rnn-lab bench draw: --steps and --repeats must be at least 1", file=sys.stderr)
-        return 2
     if shutil.which("dot") is None:
         print("rnn-lab bench draw: needs Graphviz's dot on PATH (apt-get install graphviz)",
               file=sys.stderr)

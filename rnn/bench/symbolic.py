@@ -8,18 +8,24 @@ import statistics
 import time
 
 import numpy as np
+from sympy.core.cache import clear_cache
 
-from rnn.argtypes import Parser
+from rnn.argtypes import Parser, int_between, positive_int
+from rnn.symbolic import (
+    CompiledCell,
+    clear_caches,
+    compiled,
+    cross_check,
+    derive_cell,
+    lstm_backward_step,
+    naive_route,
+    param_shapes,
+)
 
 
 def _fresh():
     """Forget every cached derivation, SymPy's own cache included, so each run starts cold."""
-    from sympy.core.cache import clear_cache
-
-    from rnn.symbolic import compiled, derivation, sigmoid_prime, tanh_prime
-
-    for fn in (compiled, derivation, sigmoid_prime, tanh_prime):
-        fn.cache_clear()
+    clear_caches()
     clear_cache()
 
 
@@ -35,8 +41,6 @@ def _timed(fn, repeat: int) -> tuple[float, list[float], object]:
 
 def derive_and_compile(cell: str = "lstm"):
     """(a): derive (incl. the simplify checks of every local derivative), cse and lambdify."""
-    from rnn.symbolic import CompiledCell, derive_cell
-
     d = derive_cell(cell)
     assert all(ld.verified for ld in d.local), "a local derivative failed its textbook check"
     return CompiledCell(d)
@@ -44,16 +48,12 @@ def derive_and_compile(cell: str = "lstm"):
 
 def structured_check(H: int, D: int):
     """(b): the structured derivation, compile, and the full cross-check (engine, fused, fd)."""
-    from rnn.symbolic import compiled, cross_check
-
     compiled("lstm")
     return cross_check("lstm", H=H, D=D, B=4, T=5)
 
 
 def naive_error(H: int, D: int, fn) -> float:
     """Max |naive - closed form| of the parameter gradients of one step (sanity check)."""
-    from rnn.symbolic import lstm_backward_step, param_shapes
-
     rng = np.random.default_rng(0)
     params = {k: rng.normal(0, 0.5, s) for k, s in param_shapes("lstm", H, D).items()}
     x, h0, c0 = rng.normal(size=(1, D)), rng.normal(size=(1, H)), rng.normal(size=(1, H))
@@ -73,15 +73,16 @@ def main(argv=None) -> int:
         description="Time the SymPy derivations: per-unit route vs sympy.diff of a whole cell.",
         epilog="Example: rnn-lab bench symbolic --repeat 5 --naive-hidden 3",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each timing (median)")
-    parser.add_argument("--naive-hidden", type=int, default=3, help="H of the naive route (3)")
-    parser.add_argument("--naive-inputs", type=int, default=2, help="D of the naive route (2)")
-    parser.add_argument("--naive-repeat", type=int, default=None,
+    parser.add_argument("--repeat", type=positive_int, default=3,
+                        help="runs of each timing (median)")
+    parser.add_argument("--naive-hidden", type=int_between(1, 8), default=3,
+                        help="H of the naive route, 1 to 8 (3; minutes at 8)")
+    parser.add_argument("--naive-inputs", type=int_between(1, 8), default=2,
+                        help="D of the naive route, 1 to 8 (2)")
+    parser.add_argument("--naive-repeat", type=positive_int, default=None,
                         help="runs of the naive route (default: --repeat)")
     args = parser.parse_args(argv)
-    from rnn.symbolic import naive_route
-
-    repeat = max(1, args.repeat)
+    repeat = args.repeat
     print("symbolic benchmark (medians of cold runs: every cache cleared before each run)")
 
     t_a, runs_a, _ = _timed(derive_and_compile, repeat)
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
 
     H, D = args.naive_hidden, args.naive_inputs
     t_c, _, naive = _timed(lambda: naive_route("lstm", H, D),
-                                max(1, args.naive_repeat or repeat))
+                                args.naive_repeat or repeat)
     err = naive_error(H, D, naive[2])
     print(f"(c) naive route at H={H}, D={D}: expand the cell's scalar loss, sympy.diff by all "
           f"{len(naive[0])} parameters, cse + lambdify: {t_c:.3f} s  "

@@ -14,9 +14,21 @@ import time
 
 import numpy as np
 
-from rnn.argtypes import Parser, positive_int
+import autograd_lite as al
+from rnn.argtypes import Parser, int_between, positive_int
+
+try:  # the engines compared, when installed
+    import torch
+except ImportError:
+    torch = None
+try:
+    import autograd
+    import autograd.numpy as anp
+except ImportError:
+    autograd = anp = None
 
 SIZE = 4
+MAX_OPS = 300_000  # the graph of the chain is held in memory: about 1 kB per op
 
 
 def _inputs(seed: int = 0):
@@ -55,8 +67,6 @@ def run_numpy(n_ops: int):
 
 def run_autograd_lite(n_ops: int):
     """autograd_lite: build the graph, then one backward pass."""
-    import autograd_lite as al
-
     x0, w0, b0 = _inputs()
     steps = _steps(n_ops)
 
@@ -75,9 +85,7 @@ def run_autograd_lite(n_ops: int):
 
 def run_torch(n_ops: int):
     """PyTorch eager on CPU in float64, default settings (None when torch is not installed)."""
-    try:
-        import torch
-    except ImportError:
+    if torch is None:
         return None
     x0, w0, b0 = (torch.from_numpy(a) for a in _inputs())
     steps = _steps(n_ops)
@@ -97,10 +105,7 @@ def run_torch(n_ops: int):
 
 def run_hips_autograd(n_ops: int):
     """HIPS autograd (`pip install autograd`; None when it is not installed)."""
-    try:
-        import autograd
-        import autograd.numpy as anp
-    except ImportError:
+    if autograd is None:
         return None
     x0, w0, b0 = _inputs()
     steps = _steps(n_ops)
@@ -161,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "4-element arrays: autograd_lite beside PyTorch eager, HIPS autograd and NumPy.",
         epilog="Example: rnn-lab bench overhead --ops 3000 --repeats 15",
     )
-    parser.add_argument("--ops", type=positive_int, default=3000,
-                        help="chain length in ops (default 3000)")
+    parser.add_argument("--ops", type=int_between(3, MAX_OPS), default=3000,
+                        help=f"chain length in ops, 3 to {MAX_OPS} (default 3000)")
     parser.add_argument("--repeats", type=positive_int, default=15,
                         help="timed runs per engine, interleaved (default 15)")
     return parser
