@@ -27,11 +27,9 @@ from autograd_lite.values import (
     takes_dtype,
 )
 
-__all__ = [
-    "Tensor", "Node", "as_tensor", "apply", "backprop", "ENGINE_BACKEND", "describe",
-    "total_norm", "ShapeError", "GradientError", "AnomalyError", "no_grad", "is_grad_enabled",
-    "detect_anomaly",
-]
+__all__ = ["Tensor", "Node", "as_tensor", "apply", "backprop", "ENGINE_BACKEND", "describe",
+           "total_norm", "ShapeError", "GradientError", "AnomalyError", "no_grad",
+           "is_grad_enabled", "detect_anomaly"]
 
 
 def _node_field(name: str, doc: str) -> property:
@@ -47,19 +45,20 @@ class Tensor(Values):
 
     `Tensor(data)` copies `data` (numbers only). `.data` is read-only, so no in-place write
     can change what backward will read; to update a parameter use `Parameter.sub_` or
-    `Parameter.assign`. Gradients land in `.grad` (an ndarray of the same shape and dtype)
-    when `.backward()` runs. Graph fields, read from the tensor's Node: `creator` (the Op;
-    None for a leaf), `parents` (Tensors, in argument order), `attrs`, `saved` and `seq`.
-    A parent reached through the graph whose values no rule needs has `.data` unavailable:
-    hold on to a tensor to read its values later.
+    `Parameter.assign`. Gradients land in `.grad` (same shape and dtype) when `.backward()`
+    runs. Graph fields, from the tensor's Node: `creator` (the Op; None for a leaf), `parents`
+    (Tensors, in argument order), `attrs`, `saved`, `seq`. A parent reached through the graph
+    keeps its values only if a rule reads them: hold a tensor to read its values later.
     """
 
     __slots__ = ()  # (declared by Values)
     is_parameter = False  # (Parameter says True)
 
     def __init__(self, data, requires_grad: bool = False, label: str | None = None, dtype=None):
-        array = np.array(data.values("Tensor(tensor)") if isinstance(data, Tensor) else data,
-                         dtype=dtype)  # a copy
+        source = data if isinstance(data, Tensor) else None
+        if source is not None:  # (a copy of its values: a trace records it as one)
+            data = source._data if source._data is not None else source.values("Tensor()")
+        array = np.array(data, dtype=dtype)  # a copy
         check_numeric(array, label)
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
@@ -67,6 +66,8 @@ class Tensor(Values):
                 f"dtype {array.dtype} with shape {array.shape}"
             )
         _init_leaf(self, frozen(array), bool(requires_grad), label)
+        if source is not None and state.tracer is not None:
+            state.tracer.copied(self, source, array)
 
     @property
     def label(self) -> str | None:

@@ -8,6 +8,8 @@ import inspect
 import linecache
 import os
 
+import numpy as np
+
 from autograd_lite import state
 from autograd_lite.errors import CompileError, describe
 from autograd_lite.table import Op
@@ -121,11 +123,23 @@ class Trace:
 
     def detached(self, out, source, array) -> None:
         """`out = source.detach()` (values `array`): the same values, with no gradient."""
+        self._derived(out, source, array, DETACH, None)
+
+    def copied(self, out, source, array) -> None:
+        """`out = Tensor(source)` (values `array`): a copy, with no gradient."""
+        if out.requires_grad and self.is_dynamic(source):
+            raise CompileError(
+                f"compile({self.name}): the function makes a tensor that requires grad from "
+                f"the values of {describe(source)} at {user_line()}; a replay cannot give "
+                f"it a gradient. Use the tensor itself (or make the new one outside)")
+        self._derived(out, source, array, COPY, {"dtype": array.dtype})
+
+    def _derived(self, out, source, array, op, attrs) -> None:
         if self.is_dynamic(source):
             slot = self.slot(source, array)
             new = self._add(out, Value(OP, len(self.instrs), array.shape, array.dtype, False,
                                        True))
-            self.instrs.append(Instr(DETACH, (slot,), None, new))
+            self.instrs.append(Instr(op, (slot,), attrs, new))
 
     def finish_labels(self) -> None:
         """Labels set after an op ran (`named(t, "f_t")`) are read once the call is done."""
@@ -170,6 +184,9 @@ def _no_gradient(bk, g, out, a):
     return (None,)
 
 
-# `x.detach()` inside a traced function: the values pass, the gradient does not. (An Op made
-# without registering it: it is not a primitive of the table, only a step of a program.)
+# `x.detach()` and `Tensor(x)` inside a traced function: the values pass (as they are, or
+# copied), the gradient does not. (Ops made without registering them: they are not
+# primitives of the table, only steps of a program.)
 DETACH = Op("detach", lambda a: a, _no_gradient, needs="none", broadcasts=False)
+COPY = Op("copy", lambda a, dtype: np.array(a, dtype=dtype), _no_gradient, needs="none",
+          broadcasts=False)

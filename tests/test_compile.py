@@ -272,6 +272,14 @@ def test_a_function_that_returns_no_tensor_is_refused():
         al.compile(lambda x: 3)(np.ones(2))
 
 
+def test_a_copy_of_an_arguments_values_is_replayed_not_captured():
+    W = nn.Parameter(np.ones((2, 2)))
+    step = al.compile(lambda x: (Tensor(x, dtype=np.float32) * 2.0).sum() + (x @ W).sum())
+    assert step(np.ones((3, 2))).item() == 24.0 and step(np.full((3, 2), 2.0)).item() == 48.0
+    with pytest.raises(CompileError, match="makes a tensor that requires grad from"):
+        al.compile(lambda x: (Tensor(x, requires_grad=True) * x).sum())(np.ones(2))
+
+
 def test_constants_made_inside_are_captured_once():
     # Documented: values made inside the function are fixed at the trace.
     step = al.compile(lambda x: (x * Tensor(np.arange(2.0))).sum())
