@@ -42,7 +42,8 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 # Options whose value, when given with --resume, must agree with the checkpoint.
 _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr", "optimizer",
-                   "momentum", "clip", "seed", "dtype", "val_every", "embedding")
+                   "momentum", "clip", "seed", "dtype", "val_every", "embedding", "fused",
+                   "compile")
 
 
 def register(subparsers) -> None:
@@ -84,6 +85,13 @@ def register(subparsers) -> None:
     p.add_argument("--embedding", type=non_negative_int, metavar="E",
                    help="learned embedding size for tokens (copy, reber, text); 0 = one-hot "
                         "(default 0)")
+    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                   help="run a cell's fused kernel where it has one (default); --no-fused "
+                        "trains on the readable graph, every gate a node")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="run each training step as a compiled NumPy program "
+                        "(autograd_lite.compile); default: on for the readable graph when "
+                        "batches keep their shapes (not reber), off for a fused kernel")
     p.add_argument("--checkpoint", type=file_name, metavar="PATH",
                    help="checkpoint file (default ./<task>-<cell>.npz)")
     p.add_argument("--resume", action="store_true",
@@ -141,9 +149,15 @@ def _check_flags(args) -> None:
 def _check_resume_args(args, saved: dict, path: str) -> None:
     for name in _CONFIG_OPTIONS:
         value = getattr(args, name)
+        if name == "compile" and saved.get(name) is None:
+            continue  # (a checkpoint from before --compile: the run may choose now)
         if value is not None and saved.get(name) != value:
             flag = "--" + name.replace("_", "-")
-            raise UserError(f"{flag} {value} differs from the checkpoint's {name}="
+            if isinstance(value, bool):  # --fused / --no-fused
+                given = flag if value else "--no-" + flag[2:]
+            else:
+                given = f"{flag} {value}"
+            raise UserError(f"{given} differs from the checkpoint's {name}="
                             f"{saved.get(name)!r} ({path}); drop it to resume, or start a "
                             f"new run with another --checkpoint")
     if args.text is not None and saved.get("task") != "text":

@@ -22,7 +22,8 @@ _FIELD_TYPES = {"task": (str,), "cell": (str,), "hidden": (int,), "layers": (int
                 "optimizer": (str,), "momentum": (float, int), "clip": (float, int),
                 "seed": (int,), "dtype": (str,), "val_every": (int,), "val_size": (int,),
                 "text": (str,), "text_sha256": (str,), "val_fraction": (float, int),
-                "embedding": (int,), "forget_bias": (float, int), "fused": (bool,)}
+                "embedding": (int,), "forget_bias": (float, int), "fused": (bool,),
+                "compile": (bool,)}
 
 # Sequence length per task when --seq-len is not given (for copy it is the delay).
 DEFAULT_SEQ_LEN = {"adding": 50, "copy": 20, "reber": 0, "text": 64}
@@ -55,6 +56,10 @@ class TrainConfig:
     embedding: int = 0
     forget_bias: float = 1.0
     fused: bool = True
+    # Run the training step as a compiled program (autograd_lite.compile): None chooses, and
+    # the Trainer stores what it chose (on for the readable graph when batches keep their
+    # shapes; the fused kernel is fast already).
+    compile: bool | None = None
 
     def __post_init__(self):
         if self.seq_len is None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_lite import nn
+from autograd_lite.ops import embedding
 from autograd_lite.tensor import Tensor
 from rnn import tasks
 from rnn.cells import cell_class
 from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays, check_finite
-from rnn.data import Vocab, one_hot
+from rnn.data import Vocab
 from rnn.layers import make_layer
 from rnn.training.budget import check_budget
 from rnn.training.config import DTYPES, TrainConfig
@@ -39,12 +40,15 @@ class CharModel(nn.Module):
                                 num_layers=num_layers, dtype=dtype, fused=_fused(cell, fused),
                                 forget_bias=forget_bias, rng=rng)
         self.decoder = nn.Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
+        # One-hot vectors are the rows of the identity, picked by an op: the ids stay an input
+        # of the graph, so a compiled step reads new ids at every call.
+        self.one_hot = Tensor(np.eye(vocab_size, dtype=dtype), label="one-hot")
 
     def forward(self, ids, state=None):
-        """ids (T, B) integers -> (logits (T, B, V), final state)."""
-        ids = np.asarray(ids)
-        x = self.embed(ids) if self.embed is not None else Tensor(
-            one_hot(ids, self.vocab_size, self.dtype))
+        """ids (T, B) integers (an array or a Tensor) -> (logits (T, B, V), final state)."""
+        if not isinstance(ids, Tensor):
+            ids = np.asarray(ids)
+        x = self.embed(ids) if self.embed is not None else embedding(self.one_hot, ids)
         outputs, state = self.layer(x, state)
         return self.decoder(outputs), state
 

@@ -23,6 +23,7 @@ class Problem:
 
     stateful = False  # carry the final state into the next batch (truncated BPTT)
     tokens_per_batch = 0
+    fixed_shapes = True  # every batch has the same shapes (a compiled step is reused)
 
     def batch(self, step: int, rng: np.random.Generator):
         raise NotImplementedError
@@ -106,6 +107,8 @@ class CopyProblem(Problem):
 
 class ReberProblem(Problem):
     """Embedded Reber next-symbol prediction; accuracy on the second-to-last symbol."""
+
+    fixed_shapes = False  # each batch is as long as its longest string
 
     def __init__(self, batch, val_size=512, seed=0):
         self.batch_size = batch

@@ -17,6 +17,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from autograd_lite import optim
+from autograd_lite.compile import compile as compile_step
+from autograd_lite.errors import CompileError
 from autograd_lite.tensor import Tensor, total_norm
 from rnn.checkpoint import (
     Checkpoint,
@@ -83,13 +85,15 @@ class Trainer:
 
     `history` holds per-step 'loss' and 'grad_norm' (the norm before clipping), and per
     validation 'val_step', 'val_loss' and 'val_<metric>'. `log` (a callable taking a line)
-    receives the start line and the validation results.
+    receives the start line and the validation results. `compile=True` runs each batch's
+    loss and backward as a program compiled by `autograd_lite.compile` (the same training to
+    1e-12 per step, faster on the readable graph); None (default) chooses it where it pays.
     """
 
     def __init__(self, model, problem: Problem, *, optimizer="adam", lr=1e-3, momentum=0.0,
                  clip=1.0, seed=0, val_every=100, checkpoint=None, save_every=0,
                  config: TrainConfig | None = None, vocab: Vocab | None = None,
-                 progress=None, log=None):
+                 progress=None, log=None, compile=None):
         self.model, self.problem = model, problem
         self.params = model.parameters()
         self.optimizer = make_optimizer(optimizer, self.params, lr, momentum)
@@ -103,6 +107,21 @@ class Trainer:
         self.step = 0
         self.carry = None  # final state of the previous batch (stateful problems)
         self.history = {"loss": [], "grad_norm": [], "val_step": [], "val_loss": []}
+        # The loss of one batch, eager or as a compiled program (`compile`: None chooses: on
+        # for the readable graph when batches keep their shapes). A config keeps the choice,
+        # so that a resumed run makes the same one.
+        self.compile = bool(compile) if compile is not None else self._compile_pays()
+        self._chosen = compile is None
+        if config is not None:
+            config.compile = self.compile
+        self._batch_loss = compile_step(self._eager_loss) if self.compile else self._eager_loss
+
+    def _compile_pays(self) -> bool:
+        layer = getattr(self.model, "layer", None)
+        return layer is not None and not layer.runs_fused and self.problem.fixed_shapes
+
+    def _eager_loss(self, batch, state):
+        return self.problem.loss(self.model, batch, state)
 
     @classmethod
     def from_config(cls, config: TrainConfig, vocab: Vocab | None = None, text_path=None,
@@ -114,7 +133,8 @@ class Trainer:
         model, problem, vocab = build(config, vocab, text_path)
         return cls(model, problem, optimizer=config.optimizer, lr=config.lr,
                    momentum=config.momentum, clip=config.clip, seed=config.seed,
-                   val_every=config.val_every, config=config, vocab=vocab, **kwargs)
+                   val_every=config.val_every, config=config, vocab=vocab,
+                   compile=kwargs.pop("compile", config.compile), **kwargs)
 
     @classmethod
     def resume(cls, path, steps: int | None = None, text_path=None, **kwargs) -> "Trainer":
@@ -147,7 +167,7 @@ class Trainer:
             self.carry = None
         batch = problem.batch(self.step, self.rng)
         self.model.zero_grad()
-        loss, state = problem.loss(self.model, batch, self.carry)
+        loss, state = self._loss(batch)
         value = loss.item()
         if not math.isfinite(value):
             raise TrainingError(f"the loss became {value} at step {self.step + 1}; "
@@ -167,6 +187,19 @@ class Trainer:
         self.history["loss"].append(value)
         self.history["grad_norm"].append(norm)
         return value, norm
+
+    def _loss(self, batch):
+        try:
+            return self._batch_loss(batch, self.carry)
+        except CompileError as exc:
+            if not self._chosen:
+                raise UserError(f"--compile: {exc}") from None
+            # Chosen, not asked for: this model's step cannot be compiled; run it eagerly.
+            self.log(f"note: the step runs eagerly ({exc})")
+            self.compile, self._batch_loss = False, self._eager_loss
+            if self.config is not None:
+                self.config.compile = False
+            return self._batch_loss(batch, self.carry)
 
     def validate(self) -> dict[str, float]:
         """Run the problem's validation and record it in the history."""
@@ -202,6 +235,7 @@ class Trainer:
             return type(self.model).__name__
         layer = getattr(self.model, "layer", None)
         path = "" if layer is None or layer.runs_fused else ", readable graph"
+        path += ", compiled" if self.compile else ""
         return f"{c.cell} (hidden {c.hidden}{path}) on {c.task}"
 
     def _loop(self, steps, flag):
