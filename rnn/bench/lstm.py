@@ -1,10 +1,12 @@
-"""One training step of a character-level LSTM: fused kernel, primitive graph, NumPy, PyTorch.
+"""One training step of a character-level LSTM: fused kernel, primitive graph (eager and
+compiled), NumPy, PyTorch.
 
 The step: 65 symbols one-hot in, an LSTM with 128 hidden units over 64 steps of a batch of
 32, a linear decoder and softmax cross-entropy at every step, backward, one SGD update.
 Every variant (`lstm_variants`) starts from the same weights, runs in this process, and the
 repeats are interleaved so that drift on a noisy machine hits all variants alike; medians are
-reported. Then peak memory, and characters per second on a text (`lstm_text`).
+reported, with the BLAS that ran them. Then peak memory, and characters per second on a text
+(`lstm_text`). `--json FILE` writes every figure and ratio.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import contextlib
 import ctypes
 import glob
+import json
 import os
 import statistics
 import sys
@@ -25,6 +28,22 @@ from rnn.argtypes import Parser, file_name, positive_int
 from rnn.bench.lstm_text import text_throughput
 from rnn.bench.lstm_variants import B, H, T, V, batch_ids, initial_weights, variants
 from rnn.data import DataError, read_text
+from rnn.io import output_target, write_text
+
+try:  # only to name the BLAS kernel that ran, when it is installed
+    from threadpoolctl import threadpool_info
+except ImportError:
+    threadpool_info = None
+
+# (variant, reference, most the ratio may be): the targets the run is checked against.
+TARGETS = (
+    ("ours fused float32", "torch nn.LSTM float32", 1.0),
+    ("ours eager float64", "torch primitives float64", 1.0),
+    ("ours eager float64", "numpy loop float64", 1.0),
+    ("ours compiled float64", "numpy loop float64", 0.9),
+    ("ours compiled float64", "torch primitives float64", 0.8),
+    ("ours compiled float32", "torch primitives float32", 1.0),
+)
 
 # ../shared/data/tinyshakespeare.txt from the repository root (the package never needs it)
 TEXT = os.path.join(
@@ -36,24 +55,58 @@ TEXT = os.path.join(
 )
 
 
-def numpy_blas_threads() -> int | None:
-    """Threads NumPy's OpenBLAS uses (None when it cannot be asked)."""
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
-    for path in libs:
+def _openblas():
+    """NumPy's OpenBLAS library (ctypes), or None."""
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*")):
         try:
-            lib = ctypes.CDLL(path)
+            return ctypes.CDLL(path)
         except OSError:
             continue
-        for name in (
-            "scipy_openblas_get_num_threads64_",
-            "openblas_get_num_threads64_",
-            "openblas_get_num_threads",
-        ):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = ctypes.c_int
-                return int(fn())
     return None
+
+
+def _ask(lib, names, restype):
+    for name in names:
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = restype
+            return fn()
+    return None
+
+
+def numpy_blas_threads() -> int | None:
+    """Threads NumPy's OpenBLAS uses (None when it cannot be asked)."""
+    lib = _openblas()
+    if lib is None:
+        return None
+    threads = _ask(lib, ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                         "openblas_get_num_threads"), ctypes.c_int)
+    return None if threads is None else int(threads)
+
+
+def blas_info() -> dict:
+    """Which BLAS NumPy runs, and which of its kernels: from threadpoolctl when it is
+    installed, else asked from OpenBLAS itself; `source` says which (or that neither could)."""
+    info = None
+    if threadpool_info is not None:
+        info = next((i for i in threadpool_info() if i.get("user_api") == "blas"), None)
+    if info is not None:
+        return {"library": f"{info.get('internal_api')} {info.get('version')}",
+                "kernel": info.get("architecture"), "threads": info.get("num_threads"),
+                "source": "threadpoolctl"}
+    lib = _openblas()
+    if lib is None:
+        return {"library": None, "kernel": None, "threads": None,
+                "source": "unknown (threadpoolctl is not installed and NumPy's OpenBLAS was "
+                          "not found)"}
+    kernel = _ask(lib, ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                        "openblas_get_corename"), ctypes.c_char_p)
+    config = _ask(lib, ("scipy_openblas_get_config64_", "openblas_get_config64_",
+                        "openblas_get_config"), ctypes.c_char_p)
+    version = config.decode().split()[1] if config and len(config.split()) > 1 else "?"
+    return {"library": f"OpenBLAS {version}", "kernel": kernel.decode() if kernel else None,
+            "threads": numpy_blas_threads(),
+            "source": "asked OpenBLAS itself; threadpoolctl is not installed"}
 
 
 def measure(steps: dict, repeats: int, block: int = 5) -> dict[str, list[float]]:
@@ -138,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Milliseconds per training step (forward, backward, SGD) of a "
         f"character-level LSTM: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, "
         f"linear decoder and cross-entropy at every step. Compares the fused kernel, the "
-        f"primitive graph, a hand-written NumPy loop and PyTorch, in one run.",
-        epilog="Example: rnn-lab bench lstm --repeats 30",
+        f"primitive graph (eager, and compiled by autograd_lite.compile), a hand-written "
+        f"NumPy loop and PyTorch, in one run.",
+        epilog="Example: rnn-lab bench lstm --repeats 30 --json lstm.json",
     )
     parser.add_argument(
         "--repeats",
@@ -158,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         "../shared/data/tinyshakespeare.txt from the repository root, skipped if missing)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--json", type=file_name, metavar="FILE",
+                        help="also write every variant's times, median and ratios to FILE")
     return parser
 
 
@@ -188,10 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.text is not None and args.quick:
         parser.error("--text is for the chars/s measurement, which --quick skips")
+    if args.json is not None:
+        output_target(args.json, "benchmark results")  # a bad --json fails first
     text = _text(args)  # a bad --text fails before the benchmark runs
     repeats = args.repeats or (5 if args.quick else 20)
     use_torch = not args.no_torch and _torch_available()
-    threads = numpy_blas_threads()
+    blas = blas_info()
+    threads = blas["threads"] or numpy_blas_threads()
     if use_torch:
         import torch  # optional: only when PyTorch is compared
 
@@ -201,24 +260,27 @@ def main(argv: list[str] | None = None) -> int:
     first = {name: fn(batch_ids(0)) for name, fn in steps.items()}  # same weights, same loss
     times = measure(steps, repeats)
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    report = {"step": {"T": T, "B": B, "V": V, "H": H}, "repeats": repeats, "blas": blas,
+              "torch_threads": torch.get_num_threads() if use_torch else None,
+              "variants": {name: {"median_ms": medians[name],
+                                  "times_ms": [t * 1e3 for t in times[name]],
+                                  "first_loss": float(first[name])} for name in steps}}
 
     print(
         f"LSTM training step: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, "
         f"decoder + cross-entropy, SGD; median of {repeats} steps (interleaved blocks)"
     )
-    print(
-        f"threads: NumPy's OpenBLAS {threads if threads else 'unknown'}"
-        + (
-            f", torch.set_num_threads({torch.get_num_threads()})"
-            if use_torch
-            else " (PyTorch left out)"
-        )
-    )
+    print(f"BLAS: {blas['library'] or 'unknown'}, {blas['kernel'] or 'unknown'} kernels, "
+          f"{threads if threads else 'unknown'} thread(s) ({blas['source']})"
+          + (f"; torch.set_num_threads({torch.get_num_threads()})" if use_torch
+             else "; PyTorch left out"))
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     if coretype:
         print(f"note: OPENBLAS_CORETYPE={coretype} selects NumPy's matrix-product kernels")
     if use_torch and torch.backends.mkldnn.is_available():
         print("note: torch nn.LSTM float32 runs oneDNN's fused LSTM kernel on this CPU")
+    print("eager and compiled: this toolkit's readable primitive graph (every gate a node), "
+          "run eagerly, or as a program compiled by autograd_lite.compile")
     spread = max(first.values()) - min(first.values())
     print(
         f"first-step loss of every variant (same weights): {min(first.values()):.6f} "
@@ -229,33 +291,46 @@ def main(argv: list[str] | None = None) -> int:
     for name, ms in medians.items():
         ref = medians.get(reference["float32" if "float32" in name else "float64"])
         ratio = f"{ms / ref:.2f}x" if ref else "-"
+        report["variants"][name]["vs_nn_lstm"] = ms / ref if ref else None
         print(f"{name:<26} {ms:>8.1f}  {ratio:>10}")
-    print("targets (ratio <= 1.00):")
-    checks = [
-        ("ours fused float32", "torch nn.LSTM float32"),
-        ("ours graph float64", "torch primitives float64"),
-        ("ours graph float64", "numpy loop float64"),
-    ]
-    for a, b in checks:
+    print("targets:")
+    report["targets"] = []
+    for a, b, most in TARGETS:
         if a in medians and b in medians:
             ratio = medians[a] / medians[b]
-            print(f"  {a} / {b}: {ratio:.2f} {'ok' if ratio <= 1.0 else 'MISSED'}")
-    if args.quick:
-        return 0
+            met = ratio <= most
+            report["targets"].append({"variant": a, "reference": b, "ratio": ratio,
+                                      "at_most": most, "met": met})
+            print(f"  {a} / {b}: {ratio:.2f} (at most {most:.2f}) "
+                  f"{'ok' if met else 'MISSED'}")
+    if not args.quick:
+        _peak_memory(steps, use_torch, report)
+        _chars_per_second(args, text, use_torch, repeats, report)
+    if args.json is not None:
+        write_text(args.json, json.dumps(report, indent=2) + "\n", "benchmark results")
+        print(f"results: {args.json}")
+    return 0
 
-    print("peak memory of one step (NumPy paths: tracemalloc; torch: profiler memory events):")
+
+def _peak_memory(steps, use_torch, report) -> None:
+    print("peak memory of one step (NumPy paths: tracemalloc; torch: profiler memory events; "
+          "compiled: with the buffers its program keeps between calls):")
+    report["peak_memory_mib"] = {}
     for name, fn in steps.items():
         peak = None
         if name.startswith("torch"):
             with contextlib.suppress(Exception):  # the profiler API moves between versions
                 peak = torch_peak_bytes(fn)
         else:
-            peak = numpy_peak_bytes(fn)
+            peak = numpy_peak_bytes(fn) + (fn.held() if hasattr(fn, "held") else 0)
+        report["peak_memory_mib"][name] = None if peak is None else peak / 2**20
         print(f"  {name:<26} {'n/a' if peak is None else f'{peak / 2**20:8.1f} MiB'}")
 
+
+def _chars_per_second(args, text, use_torch, repeats, report) -> None:
     if text is None:
         print(f"chars/s on text: skipped ({TEXT} not found; pass --text FILE)")
-        return 0
+        return
     path = args.text or TEXT
     rates, n_chars, n_symbols = text_throughput(text, 5, use_torch, max(3, repeats // 4))
     if rates is None:
@@ -263,14 +338,14 @@ def main(argv: list[str] | None = None) -> int:
             f"chars/s on text: skipped ({path} has {n_chars} characters; it needs at least "
             f"{B * (T + 1)})"
         )
-        return 0
+        return
     print(
         f"chars/s of char-level training (TBPTT, float32, same model and updates) on "
         f"{os.path.basename(path)} ({n_chars} chars, {n_symbols} symbols):"
     )
+    report["chars_per_second"] = {name: rate for name, (rate, _) in rates.items()}
     for name, (rate, loss) in rates.items():
         print(f"  {name:<26} {rate:>10.0f} chars/s   (loss after the last step {loss:.3f})")
-    return 0
 
 
 if __name__ == "__main__":

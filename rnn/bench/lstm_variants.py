@@ -1,6 +1,8 @@
 """The LSTM benchmark's starting point and its variants: one character-level training step
 (65 symbols one-hot in, hidden 128, 64 steps of a batch of 32, a linear decoder and softmax
-cross-entropy at every step, backward, one SGD update), written five ways.
+cross-entropy at every step, backward, one SGD update), written six ways: this toolkit's
+fused kernel, its readable primitive graph run eagerly or as a compiled program
+(`autograd_lite.compile`), a hand-written NumPy loop, and PyTorch (nn.LSTM, primitives).
 
 Each variant returns `step(ids) -> loss` that trains once on a batch of ids (T + 1, B); all
 start from the same weights. PyTorch is imported only by the torch variants.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_lite import Tensor, cross_entropy, nn, optim
+from autograd_lite import compile as compile_step
 from rnn.cells import LSTMCell
 from rnn.interop import to_torch
 from rnn.layers import LSTM
@@ -64,19 +67,29 @@ def torch_model(weights, dtype_name: str):
     return lstm, decoder, optimizer
 
 
-def ours(weights, dtype, fused):
-    """This toolkit: LSTM layer (fused kernel or primitive graph), nn.Linear, SGD."""
+def ours(weights, dtype, fused, compiled=False):
+    """This toolkit: LSTM layer (fused kernel or primitive graph), nn.Linear, SGD; with
+    `compiled`, the loss and its backward run as a compiled program (`autograd_lite.compile`).
+    A compiled step's `held()` is the bytes of the buffers its program keeps between calls."""
     lstm, decoder, optimizer = our_model(weights, dtype, fused)
+
+    def loss_of(x, targets):
+        outputs, _ = lstm(x)
+        # one (T * B, H) product for the decoder, as torch's Linear does with 3-D input
+        return cross_entropy(decoder(outputs.reshape((T * B, H))), targets)
+
+    loss_fn = compile_step(loss_of) if compiled else loss_of
 
     def step(ids):
         optimizer.zero_grad()
-        outputs, _ = lstm(Tensor(one_hot(ids[:-1], dtype)))
-        # one (T * B, H) product for the decoder, as torch's Linear does with 3-D input
-        loss = cross_entropy(decoder(outputs.reshape((T * B, H))), ids[1:].reshape(-1))
+        x = one_hot(ids[:-1], dtype)
+        loss = loss_fn(x if compiled else Tensor(x), ids[1:].reshape(-1))
         loss.backward()
         optimizer.step()
         return loss.item()
 
+    if compiled:
+        step.held = lambda: sum(p.frame_bytes * len(p.idle) for p in loss_fn.programs)
     return step
 
 
@@ -231,16 +244,17 @@ def _same_training(lstm):
     return lstm
 
 
-def torch_primitives(weights):
+def torch_primitives(weights, dtype_name="float64"):
     """The readable cell written with torch ops (per-gate matmuls, cat, sigmoid, tanh)."""
     import torch  # optional: only when PyTorch is compared
 
-    p = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
+    dtype = getattr(torch, dtype_name)
+    p = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in weights.items()}
     params = list(p.values())
 
     def step(ids):
-        x = torch.from_numpy(one_hot(ids[:-1], np.float64))
-        h = c = torch.zeros(B, H, dtype=torch.float64)
+        x = torch.from_numpy(one_hot(ids[:-1], np.dtype(dtype_name)))
+        h = c = torch.zeros(B, H, dtype=dtype)
         hs = []
         for t in range(T):
             hx = torch.cat([h, x[t]], dim=1)
@@ -266,11 +280,14 @@ def torch_primitives(weights):
 
 
 def variants(weights, use_torch: bool) -> dict:
-    """Name -> step function (torch variants only when asked and importable)."""
+    """Name -> step function (torch variants only when asked and importable). "eager" and
+    "compiled" run the readable primitive graph, every gate a node."""
     out = {
         "ours fused float32": ours(weights, np.float32, fused=True),
         "ours fused float64": ours(weights, np.float64, fused=True),
-        "ours graph float64": ours(weights, np.float64, fused=False),
+        "ours eager float64": ours(weights, np.float64, fused=False),
+        "ours compiled float64": ours(weights, np.float64, fused=False, compiled=True),
+        "ours compiled float32": ours(weights, np.float32, fused=False, compiled=True),
         "numpy loop float64": numpy_loop(weights),
         "numpy stacked float64": numpy_loop_stacked(weights),
     }
@@ -278,4 +295,5 @@ def variants(weights, use_torch: bool) -> dict:
         out["torch nn.LSTM float32"] = torch_lstm(weights, "float32")
         out["torch nn.LSTM float64"] = torch_lstm(weights, "float64")
         out["torch primitives float64"] = torch_primitives(weights)
+        out["torch primitives float32"] = torch_primitives(weights, "float32")
     return out

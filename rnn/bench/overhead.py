@@ -2,7 +2,9 @@
 
 The workload is a chain `h = tanh(h); h = h * w; h = h + b` on 4-element float64 arrays, run
 forward and backward: with arrays this small the time is all bookkeeping, none arithmetic.
-Every engine runs in the same process, repeats are interleaved, and medians are reported.
+It runs twice: with w and b tensors (tensor operands), and with w = 0.5 and b = 0.1 Python
+numbers (number operands, which need no tensor and no gradient). Every engine runs in the
+same process, repeats are interleaved, and medians are reported.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ SIZE = 4
 MAX_OPS = 300_000  # the graph of the chain is held in memory: about 1 kB per op
 
 
+OPERANDS = ("tensors", "numbers")
+_W, _B = 0.5, 0.1  # the operands of the number chain
+
+
 def _inputs(seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, SIZE)
@@ -43,9 +49,12 @@ def _steps(n_ops: int) -> int:
     return max(1, n_ops // 3)  # each step is three ops: tanh, mul, add
 
 
-def run_numpy(n_ops: int):
+def run_numpy(n_ops: int, operands: str = "tensors"):
     """The floor: the same chain with a hand-written backward and no graph at all."""
     x, w, b = _inputs()
+    numbers = operands == "numbers"
+    if numbers:
+        w, b = _W, _B
     steps = _steps(n_ops)
 
     def once():
@@ -57,33 +66,37 @@ def run_numpy(n_ops: int):
         g = np.ones(SIZE)
         gw, gb = np.zeros(SIZE), np.zeros(SIZE)
         for t in reversed(ts):
-            gb += g
-            gw += g * t
+            if not numbers:  # (numbers need no gradient)
+                gb += g
+                gw += g * t
             g = g * w * (1.0 - t * t)  # backprop through tanh
-        return g, gw, gb
+        return (g,) if numbers else (g, gw, gb)
 
     return once
 
 
-def run_autograd_lite(n_ops: int):
+def run_autograd_lite(n_ops: int, operands: str = "tensors"):
     """autograd_lite: build the graph, then one backward pass."""
     x0, w0, b0 = _inputs()
     steps = _steps(n_ops)
 
     def once():
         x = al.Tensor(x0, requires_grad=True)
-        w = al.Tensor(w0, requires_grad=True)
-        b = al.Tensor(b0, requires_grad=True)
+        if operands == "numbers":
+            w, b = _W, _B
+        else:
+            w = al.Tensor(w0, requires_grad=True)
+            b = al.Tensor(b0, requires_grad=True)
         h = x
         for _ in range(steps):
             h = al.tanh(h) * w + b
         h.sum().backward()
-        return x.grad, w.grad, b.grad
+        return (x.grad,) if operands == "numbers" else (x.grad, w.grad, b.grad)
 
     return once
 
 
-def run_torch(n_ops: int):
+def run_torch(n_ops: int, operands: str = "tensors"):
     """PyTorch eager on CPU in float64, default settings (None when torch is not installed)."""
     if torch is None:
         return None
@@ -92,22 +105,27 @@ def run_torch(n_ops: int):
 
     def once():
         x = x0.clone().requires_grad_(True)
-        w = w0.clone().requires_grad_(True)
-        b = b0.clone().requires_grad_(True)
+        if operands == "numbers":
+            w, b = _W, _B
+        else:
+            w = w0.clone().requires_grad_(True)
+            b = b0.clone().requires_grad_(True)
         h = x
         for _ in range(steps):
             h = torch.tanh(h) * w + b
         h.sum().backward()
-        return x.grad, w.grad, b.grad
+        return x.grad
 
     return once
 
 
-def run_hips_autograd(n_ops: int):
+def run_hips_autograd(n_ops: int, operands: str = "tensors"):
     """HIPS autograd (`pip install autograd`; None when it is not installed)."""
     if autograd is None:
         return None
     x0, w0, b0 = _inputs()
+    if operands == "numbers":
+        w0, b0 = _W, _B
     steps = _steps(n_ops)
 
     def loss(x, w, b):
@@ -132,9 +150,9 @@ ENGINES = {
 }
 
 
-def measure(n_ops: int, repeats: int) -> dict[str, list[float] | None]:
+def measure(n_ops: int, repeats: int, operands: str = "tensors") -> dict[str, list | None]:
     """Seconds per run of each engine; repeats interleaved so drift hits all alike."""
-    runners = {name: make(n_ops) for name, make in ENGINES.items()}
+    runners = {name: make(n_ops, operands) for name, make in ENGINES.items()}
     times: dict[str, list[float] | None] = {
         name: (None if fn is None else []) for name, fn in runners.items()
     }
@@ -153,9 +171,12 @@ def measure(n_ops: int, repeats: int) -> dict[str, list[float] | None]:
 
 def check_agreement(n_ops: int) -> float:
     """Largest difference between autograd_lite's gradients and the NumPy floor's."""
-    ours = run_autograd_lite(n_ops)()
-    floor = run_numpy(n_ops)()
-    return max(float(np.max(np.abs(a - b))) for a, b in zip(ours, floor))
+    worst = 0.0
+    for operands in OPERANDS:
+        ours = run_autograd_lite(n_ops, operands)()
+        floor = run_numpy(n_ops, operands)()
+        worst = max(worst, *(float(np.max(np.abs(a - b))) for a, b in zip(ours, floor)))
+    return worst
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,22 +199,32 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     n_ops = 3 * _steps(args.ops)
     error = check_agreement(min(n_ops, 300))
-    times = measure(n_ops, args.repeats)
+    medians = {}
+    for operands in OPERANDS:
+        times = measure(n_ops, args.repeats, operands)
+        medians[operands] = {name: None if t is None else statistics.median(t) / n_ops * 1e6
+                             for name, t in times.items()}
     print(f"chain of {n_ops} ops (tanh, mul, add) on {SIZE}-element float64 arrays, "
-          f"forward + backward, median of {args.repeats} interleaved runs")
+          f"forward + backward, median of {args.repeats} interleaved runs; the mul and add "
+          f"operands w, b are tensors, then the numbers {_W} and {_B}")
     print(f"autograd_lite gradients vs the hand-written NumPy backward: max |diff| {error:.1e}")
-    print(f"{'engine':<18} {'us/op':>9}  {'vs pytorch':>10}")
-    medians = {name: None if t is None else statistics.median(t) / n_ops * 1e6
-               for name, t in times.items()}
-    torch_us = medians.get("pytorch eager")
-    for name, us in medians.items():
-        if us is None:
-            print(f"{name:<18} {'not installed':>9}")
-            continue
-        ratio = f"{us / torch_us:.2f}x" if torch_us else "-"
-        print(f"{name:<18} {us:>9.2f}  {ratio:>10}")
-    if torch_us and medians["autograd_lite"] is not None:
-        print(f"ratio autograd_lite / pytorch eager: {medians['autograd_lite'] / torch_us:.2f}")
+    print(f"{'engine':<18} {'tensors us/op':>13}  {'vs pytorch':>10}  "
+          f"{'numbers us/op':>13}  {'vs pytorch':>10}")
+    torch_us = {k: medians[k].get("pytorch eager") for k in OPERANDS}
+    for name in ENGINES:
+        cells = []
+        for k in OPERANDS:
+            us = medians[k][name]
+            if us is None:
+                cells.append(f"{'not installed':>13}")
+            else:
+                ratio = f"{us / torch_us[k]:.2f}x" if torch_us[k] else "-"
+                cells.append(f"{us:>13.2f}  {ratio:>10}")
+        print(f"{name:<18} " + "  ".join(cells).rstrip())
+    ours = {k: medians[k]["autograd_lite"] for k in OPERANDS}
+    if all(torch_us.values()):
+        print(f"ratio autograd_lite / pytorch eager: {ours['tensors'] / torch_us['tensors']:.2f} "
+              f"(tensor operands), {ours['numbers'] / torch_us['numbers']:.2f} (number operands)")
     return 0
 
 
