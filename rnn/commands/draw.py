@@ -28,6 +28,7 @@ examples:
   rnn-lab draw forget --format pdf           writes forget.pdf here
   rnn-lab draw graph --steps 4 --cell gru    the live computation graph of a GRU, 4 steps
   rnn-lab draw graph --grad --collapse       after backward, shaded by gradient norm
+  rnn-lab draw graph --compiled              the program autograd_lite.compile makes of it
   rnn-lab draw gradient-overlay --steps 30   RNN beside LSTM: the vanishing gradient
   rnn-lab draw mgu -o mgu.svg                a registered cell's module, drawn automatically
   rnn-lab draw --all diagrams                every figure as NAME.svg and NAME.dot
@@ -76,6 +77,9 @@ def register(subparsers) -> None:
                         help="graph: run backward and shade by gradient norm")
     parser.add_argument("--collapse", action="store_true",
                         help="graph: one box per time step instead of every gate")
+    parser.add_argument("--compiled", action="store_true",
+                        help="graph: draw the compiled program (autograd_lite.compile) of the "
+                             "same model instead of its eager graph")
     parser.set_defaults(func=run)
 
 
@@ -84,11 +88,13 @@ def run(args: argparse.Namespace) -> int:
     from rnn import draw
 
     graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
-                                           ("--collapse", args.collapse)) if given]
+                                           ("--collapse", args.collapse),
+                                           ("--compiled", args.compiled)) if given]
     if args.all is not None:
         if args.output or args.steps or graph_only:
             raise UsageError("--all draws every diagram at its default size into FOLDER; "
-                            "-o, --steps, --cell, --grad and --collapse are for one diagram")
+                            "-o, --steps, --cell, --grad, --collapse and --compiled are for "
+                            "one diagram")
         folder = output_folder(args.all)
         fmt = args.format or "svg"
         try:
@@ -103,9 +109,12 @@ def run(args: argparse.Namespace) -> int:
     if args.steps and args.name not in STEPPED + GRAPHS:
         raise UsageError(f"--steps is for {', '.join(STEPPED + GRAPHS)}; {args.name} is drawn "
                          f"at one size")
-    if args.name == "gradient-overlay" and (args.collapse or args.grad):
+    if args.name == "gradient-overlay" and (args.collapse or args.grad or args.compiled):
         raise UsageError("gradient-overlay is always collapsed and shaded by gradient; "
-                         "--grad and --collapse are for graph")
+                         "--grad, --collapse and --compiled are for graph")
+    if args.compiled and args.grad:
+        raise UsageError("--compiled draws a program, which keeps no gradients; --grad is for "
+                         "the eager graph")
     if args.name == "gradient-overlay" and args.cell == "rnn":
         raise UsageError("gradient-overlay draws the RNN beside another cell: choose "
                          "--cell lstm, gru, peephole, cifg, mgu, ...")
@@ -140,7 +149,7 @@ def _computation_graph(draw, args):
         warnings.simplefilter("always", draw.GraphCollapsed)
         if args.name == "graph":
             graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
-                                        collapse=args.collapse)
+                                        collapse=args.collapse, compiled=args.compiled)
         else:
             graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
     for note in notes:

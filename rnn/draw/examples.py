@@ -10,6 +10,8 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
+from autograd_lite import compile as compile_step
+from autograd_lite.graph import to_networkx
 from autograd_lite.nn import Parameter
 from autograd_lite.ops import mse
 from rnn.draw import graphs as _graphs  # MAX_NODES is read at each call: it may be lowered
@@ -27,36 +29,54 @@ from rnn.layers import make_layer
 
 
 def unrolled_loss(cell: str = "lstm", steps: int = 3, *, hidden: int = 4, inputs: int = 2,
-                  seed: int = 0, backward: bool = False):
+                  seed: int = 0, backward: bool = False, compiled: bool = False):
     """The loss of a small model unrolled `steps` steps on the readable path (every gate a node).
 
     One layer of `cell` reads random inputs; a linear readout of the last hidden state h_T is
     compared with a target, so the loss sits on the last step only. With `backward`, the
     gradients are kept on every node (for the overlay). Fixed seed: the same graph every run.
+    With `compiled`, the loss is computed by the program `autograd_lite.compile` makes of
+    it; the result is that compiled function (draw it with `to_networkx`).
     """
     check_steps(steps)
     rng = np.random.default_rng(seed)
     layer = make_layer(cell, inputs, hidden, fused=False, rng=rng)
-    _, state = layer(rng.normal(size=(steps, 1, inputs)))
-    h_n = state[0] if isinstance(state, tuple) else state
+    x = rng.normal(size=(steps, 1, inputs))
     bound = 1 / math.sqrt(hidden)
     W_y = Parameter(rng.uniform(-bound, bound, (hidden, 1)), label="W_y")
     b_y = Parameter(np.zeros(1), label="b_y")
-    y = h_n[0] @ W_y + b_y
-    y.label = "y"
-    loss = mse(y, np.ones((1, 1)))
-    loss.label = "loss"
+
+    def loss_of(x):
+        _, state = layer(x)
+        h_n = state[0] if isinstance(state, tuple) else state
+        y = h_n[0] @ W_y + b_y
+        y.label = "y"
+        loss = mse(y, np.ones((1, 1)))
+        loss.label = "loss"
+        return loss
+
+    if compiled:
+        step = compile_step(loss_of)
+        step(x)
+        return step
+    loss = loss_of(x)
     if backward:
         loss.backward(retain_grad=True)
     return loss
 
 
 def unrolled_graph(cell: str = "lstm", steps: int = 3, *, grad: bool = False,
-                   collapse: bool = False, **model) -> graphviz.Digraph:
-    """The computation graph of `unrolled_loss(cell, steps)`; with `grad`, the gradient overlay."""
-    loss = unrolled_loss(cell, steps, backward=grad, **model)
-    return computation_graph(loss, grad=grad, collapse=collapse, max_nodes=_graphs.MAX_NODES,
-                             name=f"{cell}_unrolled{'_grad' if grad else ''}")
+                   collapse: bool = False, compiled: bool = False, **model) -> graphviz.Digraph:
+    """The computation graph of `unrolled_loss(cell, steps)`; with `grad`, the gradient overlay;
+    with `compiled`, the program that `autograd_lite.compile` makes of the same loss."""
+    if compiled and grad:
+        raise ValueError("a compiled program keeps no gradients to draw: --grad is for the "
+                         "eager graph")
+    loss = unrolled_loss(cell, steps, backward=grad, compiled=compiled, **model)
+    source = to_networkx(loss) if compiled else loss
+    return computation_graph(source, grad=grad, collapse=collapse, max_nodes=_graphs.MAX_NODES,
+                             name=f"{cell}_unrolled{'_grad' if grad else ''}"
+                                  f"{'_compiled' if compiled else ''}")
 
 
 def gradient_overlay(steps: int = 30, cells=("rnn", "lstm"), **model) -> graphviz.Digraph:
