@@ -109,8 +109,12 @@ def blas_info() -> dict:
             "source": "asked OpenBLAS itself; threadpoolctl is not installed"}
 
 
-def measure(steps: dict, repeats: int, block: int = 5) -> dict[str, list[float]]:
-    """Seconds per training step of each variant.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def measure(steps: dict, repeats: int, block: int = 5,
+            clock=time.perf_counter) -> dict[str, list[float]]:
+    """Seconds per training step of each variant, by `clock`.
 
     Variants run in blocks of `block` timed steps, the blocks interleaved round-robin so
     that drift hits all variants alike. Each block starts with a pause and an untimed step:
@@ -126,9 +130,9 @@ def measure(steps: dict, repeats: int, block: int = 5) -> dict[str, list[float]]
             time.sleep(0.2)
             fn(ids)
             for _ in range(min(block, repeats - len(times[name]))):
-                start = time.perf_counter()
+                start = clock()
                 fn(ids)
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
     return times
 
 
@@ -212,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
         "../shared/data/tinyshakespeare.txt from the repository root, skipped if missing)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall time (default), or this process's CPU time: steadier on a "
+                             "shared machine, and the same as wall time with one BLAS thread "
+                             "(OPENBLAS_NUM_THREADS=1)")
     parser.add_argument("--json", type=file_name, metavar="FILE",
                         help="also write every variant's times, median and ratios to FILE")
     return parser
@@ -258,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     weights = initial_weights(0)
     steps = variants(weights, use_torch)
     first = {name: fn(batch_ids(0)) for name, fn in steps.items()}  # same weights, same loss
-    times = measure(steps, repeats)
+    times = measure(steps, repeats, clock=CLOCKS[args.clock])
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
-    report = {"step": {"T": T, "B": B, "V": V, "H": H}, "repeats": repeats, "blas": blas,
+    report = {"step": {"T": T, "B": B, "V": V, "H": H}, "repeats": repeats,
+              "clock": args.clock, "blas": blas,
               "torch_threads": torch.get_num_threads() if use_torch else None,
               "variants": {name: {"median_ms": medians[name],
                                   "times_ms": [t * 1e3 for t in times[name]],
@@ -268,8 +277,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"LSTM training step: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, "
-        f"decoder + cross-entropy, SGD; median of {repeats} steps (interleaved blocks)"
+        f"decoder + cross-entropy, SGD; median of {repeats} steps (interleaved blocks), "
+        f"{args.clock} time"
     )
+    if args.clock == "cpu" and (threads or 1) > 1:
+        print(f"note: CPU time adds up all {threads} BLAS threads; with OPENBLAS_NUM_THREADS=1 "
+              f"it is the step's own time")
     print(f"BLAS: {blas['library'] or 'unknown'}, {blas['kernel'] or 'unknown'} kernels, "
           f"{threads if threads else 'unknown'} thread(s) ({blas['source']})"
           + (f"; torch.set_num_threads({torch.get_num_threads()})" if use_torch
