@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from rnn.argtypes import CELL_CHOICES, file_name
+from rnn.argtypes import CELL_CHOICES, file_name, positive_int
 from rnn.blas import single_thread_blas
 from rnn.errors import UserError
 from rnn.io import output_target
@@ -18,6 +18,7 @@ examples:
       --checkpoint shakespeare.npz
   rnn-lab train --task text --text input.txt --checkpoint shakespeare.npz --resume --steps 8000
   rnn-lab sample shakespeare.npz --prime "ROMEO:" --temperature 0.8 --length 300
+  rnn-lab train --engine torch --nproc 2 --task text --text input.txt --hidden 512
 
 Ctrl-C saves a checkpoint and exits with status 130; resume with --resume.
 """
@@ -71,6 +72,14 @@ def register(subparsers) -> None:
     p.add_argument("--plot", type=file_name, metavar="PNG",
                    help="write the loss history plot to this PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=("numpy", "torch"), default="numpy",
+                   help="numpy: the autograd_lite engine (default); torch: PyTorch, the same "
+                        "job and checkpoints (pip install 'rnn-lab[torch]')")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="with --engine torch: where to train (default cpu)")
+    p.add_argument("--nproc", type=positive_int, default=None, metavar="N",
+                   help="with --engine torch: N processes with DistributedDataParallel, each "
+                        "on its share of every batch (default 1; across machines use torchrun)")
     p.set_defaults(func=run)
 
 
@@ -110,6 +119,18 @@ def run(args) -> int:
         sys.stdout.flush()
 
     progress = False if args.no_progress else None
+    if args.engine != "torch" and (args.device is not None or args.nproc is not None):
+        print("rnn-lab train: error: --device and --nproc need --engine torch (see --help)",
+              file=sys.stderr)
+        return 2
+    runner, extra = Trainer, {}
+    if args.engine == "torch":
+        from rnn.torch_engine import require_torch
+
+        require_torch("--engine torch")
+        from rnn.torch_engine.launch import TorchRun
+
+        runner, extra = TorchRun, {"device": args.device or "cpu", "nproc": args.nproc}
     if args.save_every < 0:
         raise UserError(f"--save-every must not be negative, got {args.save_every}")
     if args.plot:
@@ -122,15 +143,15 @@ def run(args) -> int:
         saved = load_checkpoint(args.checkpoint).config
         _check_resume_args(args, saved, args.checkpoint)
         check_writable(args.checkpoint)
-        trainer = Trainer.resume(args.checkpoint, steps=args.steps, progress=progress,
-                                 log=log, save_every=args.save_every)
+        trainer = runner.resume(args.checkpoint, steps=args.steps, progress=progress,
+                                log=log, save_every=args.save_every, **extra)
         config = trainer.config
     else:
         config = _config_from_args(args)
         path = args.checkpoint or f"{config.task}-{config.cell}.npz"
         check_writable(path)
-        trainer = Trainer.from_config(config, checkpoint=path, progress=progress, log=log,
-                                      save_every=args.save_every)
+        trainer = runner.from_config(config, checkpoint=path, progress=progress, log=log,
+                                     save_every=args.save_every, **extra)
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
@@ -138,6 +159,8 @@ def run(args) -> int:
                  f"--resume)" if stop.path else "nothing saved")
         print(f"rnn-lab train: interrupted at step {stop.step}; {where}", file=sys.stderr)
         return 130
+    if getattr(trainer, "quiet", False):  # a torchrun rank other than 0
+        return 0
     history = trainer.history
     final = {k[4:]: v[-1] for k, v in history.items() if k.startswith("val_") and v
              and k != "val_step"}
