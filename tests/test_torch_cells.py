@@ -19,30 +19,31 @@ from rnn.torch_engine.cells import TorchCell, TorchLayer
 T, B, D, H, L = 4, 3, 3, 5, 2
 
 
-class LeakyCell(Cell):
-    """A cell defined here, with every parameter kind:
+@pytest.fixture(scope="module", autouse=True)
+def leaky_cell():
+    """A cell defined here (registered for this module's tests only), with every kind of
+    parameter."""
 
-        s_t = sigmoid(x_t @ W_s + h_{t-1} @ U_s + p_s * h_{t-1} + b_s)
+    class LeakyCell(Cell):
+        """s_t = sigmoid(x_t @ W_s + h_{t-1} @ U_s + p_s * h_{t-1} + b_s)
         a_t = tanh([h_{t-1}, x_t] @ W_a + b_a)
         h_t = s_t * a_t + (1 - s_t) * 0.5 * h_{t-1}
-    """
+        """
 
-    name = "test-leaky"
-    PARAMS = (("W_s", "x"), ("U_s", "h"), ("p_s", None), ("b_s", None), ("W_a", "hx"),
-              ("b_a", None))
-    FORGET_BIAS = None
+        name = "test-leaky"
+        PARAMS = (("W_s", "x"), ("U_s", "h"), ("p_s", None), ("b_s", None), ("W_a", "hx"),
+                  ("b_a", None))
+        FORGET_BIAS = None
 
-    def forward(self, x, h=None):
-        x = self._input(x)
-        (h_prev,) = self.states(x, h)
-        s = named(sigmoid(x @ self.W_s + h_prev @ self.U_s + self.p_s * h_prev + self.b_s), "s_t")
-        a = named(tanh(cat_hx(h_prev, x) @ self.W_a + self.b_a), "a_t")
-        return named(s * a + (1 - s) * 0.5 * h_prev, "h_t")
+        def forward(self, x, h=None):
+            x = self._input(x)
+            (h_prev,) = self.states(x, h)
+            s = named(sigmoid(x @ self.W_s + h_prev @ self.U_s + self.p_s * h_prev + self.b_s),
+                      "s_t")
+            a = named(tanh(cat_hx(h_prev, x) @ self.W_a + self.b_a), "a_t")
+            return named(s * a + (1 - s) * 0.5 * h_prev, "h_t")
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _forget_test_cells():
-    yield
+    yield LeakyCell
     for name in ("test-leaky", "test-softsign", "test-peeks"):
         unregister(name)
 

@@ -31,7 +31,8 @@ _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr",
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train an RNN/LSTM/GRU on adding, copy, reber or a text file",
-        description="Train a recurrent network with the autograd_lite engine. The run "
+        description="Train a recurrent network with the autograd_lite engine (or PyTorch: "
+                    "--engine torch). The run "
                     "(parameters, optimizer, RNG state, loss history, config) is saved to "
                     "--checkpoint at the end and on Ctrl-C.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
