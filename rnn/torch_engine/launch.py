@@ -217,9 +217,10 @@ class _Supervisor:
         while any(p.exitcode is None for p in self.processes) or self.readers:
             self._read(0.2)
             for rank, p in enumerate(self.processes):
-                if p.exitcode is None or self.died is not None or rank in self.readers:
+                if p.exitcode is None or self.died is not None:
                     continue
-                if p.exitcode != 0 or self.messages[rank][0] == "silent":
+                silent = rank not in self.readers and self.messages[rank][0] == "silent"
+                if p.exitcode != 0 or silent:
                     self.died = (rank, _how(p.exitcode))
                     self.failed_at = self.failed_at or time.monotonic()
             if self.failed_at is None:
@@ -247,6 +248,10 @@ def _worker(rank: int, world: int, spec: dict, options: dict, writers) -> None:
     # tqdm's default lock is a multiprocessing semaphore: a rank killed while holding one
     # would leave the resource tracker warning about it; a thread lock is all a rank needs.
     tqdm.set_lock(threading.RLock())
+    # Each rank keeps only its own pipe end: when that rank exits, its end closes.
+    for k, writer in enumerate(writers):
+        if k != rank:
+            writer.close()
     try:
         _init_group(options["device"], f"tcp://127.0.0.1:{options['port']}", rank, world)
         try:
