@@ -100,8 +100,8 @@ class TorchTrainer:
         total, count, state = self.task.loss(self.net, batch, self.carry)
         # DDP averages gradients over ranks: scaled so, the sum is the global mean's.
         (total * (self.world / count)).backward()
-        stats = torch.tensor([float(total.detach()), float(self._wants_stop())], dtype=torch.float64,
-                             device=self.device)
+        stats = torch.tensor([float(total.detach()), float(self._wants_stop())],
+                             dtype=torch.float64, device=self.device)
         if self.world > 1:
             dist.all_reduce(stats)
         value = float(stats[0]) / count
