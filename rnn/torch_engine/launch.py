@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -30,8 +29,11 @@ from rnn.torch_engine.trainer import TorchTrainer
 from rnn.training import TrainConfig, Trainer, TrainingInterrupted
 
 torch = require_torch("--engine torch")
+dist = torch.distributed
 
 GRACE = 10.0  # seconds the other ranks get to stop by themselves once one has failed
+HOST = "127.0.0.1"  # where the ranks started here meet
+TIMEOUT = timedelta(minutes=10)  # for joining the group and for each collective
 
 
 def under_torchrun() -> bool:
@@ -128,7 +130,7 @@ class TorchRun:
     def _fit_torchrun(self) -> dict:
         rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         device = _device(self.device, int(os.environ["LOCAL_RANK"]))
-        _init_group(self.device, "env://", rank, world)
+        _init_group(self.device, rank, world)
         try:
             trainer = TorchTrainer(self.record, device, rank, world, self.progress, self.log)
             self.quiet = rank != 0
@@ -140,7 +142,10 @@ class TorchRun:
     def _fit_spawned(self) -> dict:
         mp = torch.multiprocessing
         pipes = [mp.get_context("spawn").Pipe(duplex=False) for _ in range(self.nproc)]
-        options = {"device": self.device, "progress": self.progress, "port": _free_port(),
+        # The group's meeting point, held here on a port the system picks: no other
+        # program can take it between choosing and binding.
+        store = dist.TCPStore(HOST, 0, None, True, wait_for_workers=False)
+        options = {"device": self.device, "progress": self.progress, "port": store.port,
                    "parent": os.getpid()}
         context = mp.start_processes(
             _worker, args=(self.nproc, self.spec, options, [w for _, w in pipes]),
@@ -253,7 +258,8 @@ def _worker(rank: int, world: int, spec: dict, options: dict, writers) -> None:
         if k != rank:
             writer.close()
     try:
-        _init_group(options["device"], f"tcp://127.0.0.1:{options['port']}", rank, world)
+        store = dist.TCPStore(HOST, options["port"], None, False, timeout=TIMEOUT)
+        _init_group(options["device"], rank, world, store)
         try:
             trainer = TorchTrainer(_record(spec), _device(options["device"], rank), rank,
                                    world, options["progress"], _log, options["parent"])
@@ -277,27 +283,22 @@ def _log(line: str) -> None:
     sys.stdout.flush()
 
 
-def _init_group(device: str, init_method: str, rank: int, world: int) -> None:
+def _init_group(device: str, rank: int, world: int, store=None) -> None:
+    """Join the process group: through `store`, or torchrun's environment (env://)."""
     backend = "nccl" if device == "cuda" else "gloo"
     if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
-    torch.distributed.init_process_group(backend, init_method=init_method, rank=rank,
-                                         world_size=world, timeout=timedelta(minutes=10))
+    where = {"store": store} if store is not None else {"init_method": "env://"}
+    dist.init_process_group(backend, rank=rank, world_size=world, timeout=TIMEOUT, **where)
 
 
 def _end_group() -> None:
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _device(device: str, local_rank: int) -> str:
     return f"cuda:{local_rank}" if device == "cuda" else "cpu"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _how(exitcode: int) -> str:
