@@ -23,7 +23,8 @@ from multiprocessing.connection import wait as connection_wait
 from tqdm.auto import tqdm
 
 from rnn.checkpoint import CheckpointError, load_checkpoint
-from rnn.errors import UserError
+from rnn.errors import OutputError, UserError
+from rnn.io import remove_leftovers
 from rnn.torch_engine import require_torch
 from rnn.torch_engine.trainer import TorchTrainer
 from rnn.training import TrainConfig, Trainer, TrainingInterrupted
@@ -159,6 +160,11 @@ class TorchRun:
 
     def _conclude(self, sup: _Supervisor) -> dict:
         path = self.checkpoint_path
+        if path:  # a rank killed while saving leaves its temporary file; the target is whole
+            for p in sup.processes:
+                if p.exitcode != 0:
+                    with contextlib.suppress(OutputError):
+                        remove_leftovers(path, p.pid)
         kind, payload = sup.messages.get(0, (None, None))
         if sup.signalled and kind != "done":
             if kind == "interrupted":
@@ -260,15 +266,14 @@ def _worker(rank: int, world: int, spec: dict, options: dict, writers) -> None:
     try:
         store = dist.TCPStore(HOST, options["port"], None, False, timeout=TIMEOUT)
         _init_group(options["device"], rank, world, store)
-        try:
-            trainer = TorchTrainer(_record(spec), _device(options["device"], rank), rank,
-                                   world, options["progress"], _log, options["parent"])
-            history = trainer.fit()
-            message = ("done", {"history": history, "step": trainer.step} if rank == 0 else None)
-        finally:
-            _end_group()
+        trainer = TorchTrainer(_record(spec), _device(options["device"], rank), rank, world,
+                               options["progress"], _log, options["parent"])
+        history = trainer.fit()
+        message = ("done", {"history": history, "step": trainer.step} if rank == 0 else None)
+        _end_group()  # (every rank is here: the group ends cleanly)
     except TrainingInterrupted as stop:
         message = ("interrupted", {"step": stop.step, "path": stop.path})
+        _end_group()
     except UserError as exc:
         message = ("error", str(exc))
     except Exception as exc:  # noqa: BLE001 - torch.distributed failing: a peer that died
@@ -276,6 +281,11 @@ def _worker(rank: int, world: int, spec: dict, options: dict, writers) -> None:
         message = ("error", f"rank {rank} failed: {type(exc).__name__}: {first}")
     writers[rank].send(message)
     writers[rank].close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # No interpreter teardown: a group whose peer died can abort in its C++ destructors
+    # ("terminate called without an active exception"), a second line on stderr.
+    os._exit(0)
 
 
 def _log(line: str) -> None:
