@@ -114,3 +114,17 @@ def output_folder(folder, what: str = "output folder") -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write into {name}: the folder is not writable")
     return folder
+
+
+def check_output_folder(folder, what: str = "output folder") -> None:
+    """OutputError now if `output_folder(folder)` would fail; makes nothing (fail before
+    long work)."""
+    name = os.fspath(folder)
+    if not name:
+        raise OutputError(f"cannot write into the {what}: the folder name is empty")
+    folder = Path(name)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {name}: it exists and is not a folder")
+    problem = _folder_problem(folder if folder.is_dir() else folder.parent)
+    if problem is not None:
+        raise OutputError(f"cannot write into {name}: {problem}")
