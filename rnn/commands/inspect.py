@@ -60,8 +60,8 @@ def register(subparsers) -> None:
                    help="rank the units by correlation with the position in the line")
     p.add_argument("--top", type=positive_int, default=10, metavar="N",
                    help="units to list per search (default 10)")
-    p.add_argument("--layer", type=int, default=0, metavar="L",
-                   help="layer the page shows first (default 0)")
+    p.add_argument("--layer", type=int, default=None, metavar="L",
+                   help="layer the page shows first (default: the best unit's, else 0)")
     p.add_argument("--unit", type=int, default=None, metavar="J",
                    help="unit the page shows first (default: the best one found, else 0)")
     p.add_argument("--quantity", default=None, metavar="Q",
@@ -86,6 +86,16 @@ def _find_all(acts, args) -> list:
     if args.find_column:
         results.append(find_column(acts, args.top))
     return results
+
+
+def _initial_view(args, finds, quantities) -> dict:
+    """The unit the page shows first: the one asked for, else the best one found."""
+    best = next((m for f in finds for m in f.matches
+                 if args.layer in (None, m.layer) and args.quantity in (None, m.quantity)), None)
+    if args.unit is None and best is not None:
+        return {"layer": best.layer, "unit": best.unit, "quantity": best.quantity}
+    return {"layer": args.layer or 0, "unit": args.unit or 0,
+            "quantity": args.quantity or ("c" if "c" in quantities else "h")}
 
 
 def run(args) -> int:
@@ -113,13 +123,13 @@ def run(args) -> int:
         raise UserError(f"{exc}; pass --replace-unknown[=CHAR] to map them to a space "
                         f"(or CHAR)") from None
     layer = model.layer
-    if not 0 <= args.layer < layer.num_layers:
+    if args.layer is not None and not 0 <= args.layer < layer.num_layers:
         raise UserError(f"--layer {args.layer} is out of range: the model has "
                         f"{layer.num_layers} layer(s), 0 to {layer.num_layers - 1}")
     if args.unit is not None and not 0 <= args.unit < layer.hidden_size:
         raise UserError(f"--unit {args.unit} is out of range: the model has "
                         f"{layer.hidden_size} units per layer, 0 to {layer.hidden_size - 1}")
-    quantities = record(model, vocab, text[:1]).quantities(args.layer)
+    quantities = record(model, vocab, text[:1]).quantities(args.layer or 0)
     if args.quantity is not None and args.quantity not in quantities:
         raise UserError(f"--quantity {args.quantity!r}: a {config.cell} layer has "
                         f"{', '.join(quantities)}")
@@ -135,11 +145,7 @@ def run(args) -> int:
     folder = output_folder(args.out)
     acts.save(folder / "activations.npz")
     figures = write_gradient_flow(flow, folder) if flow is not None else ()
-    best = next((m for f in finds for m in f.matches if m.layer == args.layer), None)
-    initial = {"layer": args.layer,
-               "unit": args.unit if args.unit is not None else best.unit if best else 0,
-               "quantity": args.quantity or (best.quantity if best and args.unit is None
-                                             else None) or ("c" if "c" in quantities else "h")}
+    initial = _initial_view(args, finds, quantities)
     page = write_page(acts, folder, f"rnn-lab inspect: {config.cell} on {args.text}", finds,
                       initial, figures)
     print(f"recorded {len(acts.keys())} arrays of {len(text)} x {acts.hidden_size} "
