@@ -259,20 +259,23 @@ def plot_contributions(norms, names, path, chars: str | None = None, title: str 
 
 def plot_jacobian_spectra(chains: dict, path, title: str = "") -> str:
     """Left: the singular values of ∂s_T/∂s_{T-k} against k (largest solid, smallest dotted,
-    the rest faint), one colour per model; right: the Lyapunov exponents, sorted."""
+    the rest faint), one colour per model, those below 1e-15 of the largest left out (float64
+    rounding); right: the Lyapunov exponents, sorted."""
     fig = Figure(figsize=(11, 4.2))
     ax1, ax2 = fig.subplots(1, 2)
     for k, (name, chain) in enumerate(chains.items()):
         colour = cell_colour(chain.cell) if chain.cell in CELL_COLOURS else f"C{k}"
         logs = chain.log_singular_values() / math.log(10)
+        logs[logs < logs[:, :1] - 15] = np.nan  # below rounding of the product
         lags = np.arange(1, len(logs) + 1)
         ax1.plot(lags, logs[:, 1:-1], color=colour, lw=0.4, alpha=0.25)
         ax1.plot(lags, logs[:, 0], color=colour, lw=1.8, label=f"{name}: largest")
-        ax1.plot(lags, logs[:, -1], color=colour, lw=1.2, ls=":", label=f"{name}: smallest")
+        smallest = [row[np.isfinite(row)][-1] for row in logs]
+        ax1.plot(lags, smallest, color=colour, lw=1.2, ls=":", label=f"{name}: smallest resolved")
         lam = chain.lyapunov()
         ax2.plot(np.arange(1, len(lam) + 1), lam, "o-", ms=3, color=colour, label=name)
     ax1.set_xlabel("k (steps back)")
-    ax1.set_ylabel("log10 singular value of ∂s_T/∂s_{T-k}")
+    ax1.set_ylabel("log10 singular value of ∂s_T / ∂s_(T−k)")
     ax1.set_title("singular values along the chain", fontsize=10)
     ax1.legend(fontsize=7)
     ax1.grid(True, alpha=0.3)

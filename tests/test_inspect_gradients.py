@@ -7,9 +7,11 @@ import pytest
 from autograd_lite.tensor import Tensor, no_grad
 from rnn.cells import Cell, cat_hx, named, unregister
 from rnn.data import Vocab
+from rnn.experiment import LongTermConfig, run_one
 from rnn.inspect import connectivity, contributions, jacobian_chain, step_jacobians
 from rnn.inspect.activations import state_sequence
 from rnn.layers import make_layer
+from rnn.reports import trained_chains, write_reports
 from rnn.training import CharModel, RegressionModel
 
 EPS = 1e-6
@@ -176,3 +178,14 @@ def test_step_jacobians_match_finite_differences():
             with no_grad():
                 diff = cell(x[t:t + 1], up[None]).data - cell(x[t:t + 1], down[None]).data
             close(J[t, :, j], diff[0] / (2 * EPS))
+
+
+def test_the_experiment_plots_the_trained_models_jacobian_spectra(tmp_path):
+    cfg = LongTermConfig(lags=(8,), grad_lag=8, steps=5, hidden=4, test_size=8, grad_batch=4,
+                         record_every=5, workers=1)
+    results = [run_one(cell, 8, cfg) for cell in cfg.cells]
+    write_reports(results, cfg, tmp_path, 1.0)
+    assert (tmp_path / "jacobian_spectra.png").read_bytes()[:4] == b"\x89PNG"
+    chains = trained_chains({r.cell: r for r in results}, cfg)
+    assert {k: c.jacobians.shape for k, c in chains.items()} == {
+        "rnn (trained)": (8, 4, 4), "lstm (trained)": (8, 8, 8)}
