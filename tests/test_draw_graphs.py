@@ -553,7 +553,8 @@ def test_cli_gradient_overlay(tmp_path):
 
 
 @pytest.mark.parametrize("args,status,message", [
-    (["graph", "--steps", "0"], 2, "between 1 and 50"),
+    (["graph", "--steps", "0"], 2, "between 1 and 1000"),
+    (["graph", "--steps", "51"], 1, "at most 50 unless the graph is drawn with --fold"),
     (["graph", "--cell", "elman"], 2, "invalid choice"),
     (["forget", "--grad"], 1, "only for graph"),
     (["gradient-overlay", "--cell", "rnn"], 1, "beside another cell"),

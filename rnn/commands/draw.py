@@ -19,6 +19,7 @@ NAMES = LazyChoices(lambda: (*_draw().figures(), *GRAPHS))
 FORMATS = ("svg", "png", "pdf", "dot")
 STEPPED = ("unrolled", "rnn-module", "lstm-module", "gru", "peephole")
 MAX_STEPS = 50
+MAX_FOLDED = 1000  # a folded graph draws the same few nodes for any T
 DEFAULT_STEPS = {"graph": 3, "gradient-overlay": 30}
 
 EPILOG = """\
@@ -28,6 +29,7 @@ examples:
   rnn-lab draw forget --format pdf           writes forget.pdf here
   rnn-lab draw graph --steps 4 --cell gru    the live computation graph of a GRU, 4 steps
   rnn-lab draw graph --grad --collapse       after backward, shaded by gradient norm
+  rnn-lab draw graph --fold --steps 500      one block "LSTM × 500" with its recurrent line
   rnn-lab draw gradient-overlay --steps 30   RNN beside LSTM: the vanishing gradient
   rnn-lab draw mgu -o mgu.svg                a registered cell's module, drawn automatically
   rnn-lab draw --all diagrams                every figure as NAME.svg and NAME.dot
@@ -36,7 +38,8 @@ NAME is a concept diagram (folded, unrolled, rnn-module, lstm-module, legend, ce
 forget, input, update, output, gru, peephole), the module of any other registered cell by its
 name (cifg, mgu, ...: drawn from the cell's traced equations), graph or gradient-overlay.
 graph draws a small model unrolled T steps (--steps, default 3) on the readable path, every
-gate a node, one cluster per time step; --collapse draws each step as one box, --grad
+gate a node, one cluster per time step; --collapse draws each step as one box, --fold all
+the steps as one block "LSTM × T" with its recurrent line (any T up to 1000), --grad
 shades every node and line by the norm of the loss's gradient (log scale, colour bar).
 gradient-overlay draws an RNN and an LSTM (or --cell) unrolled T steps (default 30) side by
 side, the loss on the last step only, each step shaded by the gradient reaching it."""
@@ -63,8 +66,9 @@ def register(subparsers) -> None:
     which.add_argument("name", nargs="?", choices=NAMES, metavar="NAME", help="the diagram")
     which.add_argument("--all", type=file_name, metavar="FOLDER",
                        help="write every diagram into FOLDER")
-    parser.add_argument("--steps", type=int_between(1, MAX_STEPS), metavar="T",
-                        help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)})")
+    parser.add_argument("--steps", type=int_between(1, MAX_FOLDED), metavar="T",
+                        help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)}; "
+                        f"at most {MAX_STEPS}, or {MAX_FOLDED} with --fold)")
     parser.add_argument("-o", "--output", type=file_name, metavar="FILE",
                         help="default: NAME.FORMAT here")
     parser.add_argument("--format", choices=FORMATS,
@@ -76,6 +80,8 @@ def register(subparsers) -> None:
                         help="graph: run backward and shade by gradient norm")
     parser.add_argument("--collapse", action="store_true",
                         help="graph: one box per time step instead of every gate")
+    parser.add_argument("--fold", action="store_true",
+                        help="graph: all the time steps as one block with its recurrent line")
     parser.set_defaults(func=run)
 
 
@@ -84,7 +90,13 @@ def run(args: argparse.Namespace) -> int:
     from rnn import draw
 
     graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
-                                           ("--collapse", args.collapse)) if given]
+                                           ("--collapse", args.collapse),
+                                           ("--fold", args.fold)) if given]
+    if args.steps is not None and args.steps > MAX_STEPS and not args.fold:
+        raise UserError(f"--steps {args.steps}: at most {MAX_STEPS} unless the graph is "
+                        f"drawn with --fold")
+    if args.fold and args.collapse:
+        raise UserError("--fold and --collapse are two levels of one drawing: choose one")
     if args.all is not None:
         if args.output or args.steps or graph_only:
             raise UserError("--all draws every diagram at its default size into FOLDER; "
@@ -128,11 +140,11 @@ def _computation_graph(draw, args):
         warnings.simplefilter("always", draw.GraphCollapsed)
         if args.name == "graph":
             graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
-                                        collapse=args.collapse)
+                                        collapse=args.collapse, fold=args.fold)
         else:
-            if args.collapse or args.grad:
+            if args.collapse or args.grad or args.fold:
                 raise UserError("gradient-overlay is always collapsed and shaded by gradient; "
-                            "--grad and --collapse are for graph")
+                                "--grad, --collapse and --fold are for graph")
             if args.cell == "rnn":
                 raise UserError("gradient-overlay draws the RNN beside another cell: choose "
                                 "--cell lstm, gru, peephole, cifg, mgu, ...")
