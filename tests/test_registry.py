@@ -63,6 +63,8 @@ def test_a_cell_defined_in_a_test_gets_its_layer_and_trains(leaky):
 def test_a_cell_defined_in_a_test_is_derived_and_cross_checked(leaky):
     spec = symbolic.cell_spec("test-leaky")
     assert [v.name for v, _ in spec.equations] == ["g_t", "htilde_t", "h_t"]
+    # its gate g_t is not the LSTM's candidate c~_t, which prints as c̃ₜ wherever it appears
+    assert "c̃ₜ" in symbolic.derivation_pretty("lstm")
     assert {p.name for p in spec.elementwise} == {"p", "q"}
     d = symbolic.derivation("test-leaky")
     assert all(ld.verified for ld in d.local)

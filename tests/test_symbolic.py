@@ -22,7 +22,7 @@ CELLS = cell_names()
 
 # The symbols the derivations use, by name (Var equality is by name).
 V = C.Var
-f, i, g, o, c, c_prev, h, h_prev = map(V, ("f_t", "i_t", "g_t", "o_t", "c_t", "c_prev", "h_t",
+f, i, g, o, c, c_prev, h, h_prev = map(V, ("f_t", "i_t", "g_t~", "o_t", "c_t", "c_prev", "h_t",
                                            "h_prev"))
 r, u, n = V("r_t"), V("u_t"), V("n_t")
 a_f, a_i, a_c, a_o, a_r, a_z, a_nx, a_nh, a_n, a_h = map(

@@ -19,7 +19,7 @@ from rnn.cells import cell_names
 from rnn.draw.concepts import CONCEPT_DIAGRAMS, STEPPED, Kit
 from rnn.draw.labels import SIGMA, TILDE, sub
 from rnn.draw.style import MODULE_FILL, MODULE_LINE, digraph
-from rnn.symbolic.core import _LATEX, sigmoid
+from rnn.symbolic.core import latex_of, sigmoid
 from rnn.symbolic.trace import CellSpec, Linear, cell_spec, state_out, state_prev
 
 # The cells whose module is drawn by hand (rnn.draw.layouts), and the figure's name.
@@ -32,7 +32,7 @@ def symbol_html(v) -> str:
     """A symbol as an HTML label: f_t -> f<sub>t</sub>, \\tilde{h}_t -> h&#771;<sub>t</sub>."""
     if v == "x":
         return sub("x", "t")
-    latex = _LATEX.get(v.name, v.name)
+    latex = latex_of(v)
     m = re.fullmatch(r"(?:\\(tilde|hat)\{(\w+)\}|(\w+?))(?:_\{?([\w\-]+)\}?)?", latex)
     if m is None:
         return v.name

@@ -29,6 +29,16 @@ class Var(sp.Symbol):
         return prettyForm(_PRETTY[self.name])
 
 
+def latex_of(v: sp.Symbol) -> str:
+    """The LaTeX a symbol prints as (its name when it has no form of its own)."""
+    return _LATEX.get(v.name, v.name)
+
+
+def pretty_of(v: sp.Symbol) -> str:
+    """The Unicode text a symbol prints as (its name when it has no form of its own)."""
+    return _PRETTY.get(v.name, v.name)
+
+
 def delta(v: Var) -> Var:
     """The symbol δv = ∂L/∂v (named `D<name>` so deltas lead printed products). A delta given
     its own form first (δhₜ₋₁(direct) below) keeps it."""

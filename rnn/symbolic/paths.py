@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from rnn.symbolic.core import _LATEX, _PRETTY, Var
+from rnn.symbolic.core import Var, latex_of, pretty_of
 from rnn.symbolic.trace import state_out, state_prev
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -42,8 +42,8 @@ class PathDerivation:
 def _at_step(v: Var, k: int) -> Var:
     """The per-step copy of a per-unit symbol: f_t -> f_k."""
     sub = str(k).translate(_SUB)
-    return Var(f"{v.name}@{k}", _LATEX[v.name].replace("_t", f"_{{{k}}}"),
-               _PRETTY[v.name].replace("ₜ", sub))
+    return Var(f"{v.name}@{k}", latex_of(v).replace("_t", f"_{{{k}}}"),
+               pretty_of(v).replace("ₜ", sub))
 
 
 def state_path(d, T: int = 3) -> PathDerivation | None:
@@ -65,7 +65,7 @@ def state_path(d, T: int = 3) -> PathDerivation | None:
     derived, product = sp.diff(state, start), sp.Mul(*factors)
     order = [v for v, _ in d.equations]
     held = sorted(expr.free_symbols - {prev}, key=lambda v: order.index(v) if v in order else -1)
-    names = ",".join(_LATEX[v.name].replace("_t", "") for v in held)
+    names = ",".join(latex_of(v).replace("_t", "") for v in held)
     fixed = rf"\Big\vert_{{{names}\ \mathrm{{fixed}}}}"
     return PathDerivation(
         f"{d.spec.title}: {s}_T with the gates fixed, T={T}",

@@ -17,10 +17,12 @@ import sympy as sp
 
 from autograd_lite.tensor import Tensor
 from rnn.cells import cell_class
-from rnn.symbolic.core import _LATEX, _PRETTY, Var, sigmoid
+from rnn.symbolic.core import Var, latex_of, pretty_of, sigmoid
 
-# Symbol names that differ from the label: the candidate cell is g in papers and code.
-NAMES = {"c~_t": "g_t"}
+# Symbol names that differ from the label. The candidate cell sorts as g (its letter in
+# papers and code) in printed products; the "~" keeps its name apart from a gate a cell
+# labels "g_t".
+NAMES = {"c~_t": "g_t~"}
 _LABEL = re.compile(r"(?P<base>[A-Za-zâ]+)(?P<tilde>~?)(?:_(?P<sub>[A-Za-z0-9]+))?\Z")
 _SUBSCRIPT_T = "ₜ"
 
@@ -32,6 +34,8 @@ class SymbolicUnsupported(TypeError):
 def _var(label: str, name: str | None = None) -> Var:
     """The symbol for a node label: `f_t` -> fₜ, `c~_t` -> c̃ₜ, `â_f` -> â_f, `a_n` -> a_n."""
     m = _LABEL.match(label)
+    if m is None:  # (a SYMBOLS entry that is not a name: shown as written)
+        return Var(name or label, label, label)
     base, tilde, sub = m["base"], m["tilde"], m["sub"]
     latex = r"\hat{a}" if base == "â" else base
     pretty = base
@@ -68,8 +72,8 @@ def state_next_delta(s: str) -> Var:
 
 def source_delta(v: Var) -> Var:
     """∂L/∂v arriving through a matrix product that reads v (vector level)."""
-    return Var(f"D{v.name}_in", rf"\delta {_LATEX[v.name]}^{{\mathrm{{in}}}}",
-               f"δ{_PRETTY[v.name]}(in)")
+    return Var(f"D{v.name}_in", rf"\delta {latex_of(v)}^{{\mathrm{{in}}}}",
+               f"δ{pretty_of(v)}(in)")
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,6 @@ class _Tracer:
         self.equations: list[tuple[Var, sp.Expr]] = []
         self.elementwise: dict[str, Var] = {}
         self.biases: set[str] = set()
-        self.symbols = dict(NAMES, **cls.SYMBOLS)
 
     def spec(self, D: int = 3, H: int = 2) -> CellSpec:
         cls = self.cls
