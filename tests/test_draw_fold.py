@@ -44,3 +44,22 @@ def test_draw_graph_fold_on_the_command_line(tmp_path):
                                "-o", out], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert too_long.returncode == 1 and "--fold" in too_long.stderr
     assert len(too_long.stderr.strip().splitlines()) == 1
+
+
+def test_draw_graph_pages_links_every_step_to_its_own_drawing(tmp_path):
+    out = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "rnn", "draw", "graph", "--steps", "12",
+                             "--pages", out], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    steps = sorted((out / "steps").glob("t*.svg"), key=lambda p: int(p.stem[1:]))
+    assert [p.stem for p in steps] == [f"t{k}" for k in range(1, 13)]
+    chain = (out / "steps.svg").read_text(encoding="utf-8")
+    for k in range(1, 13):
+        assert f'href="steps/t{k}.svg"' in chain  # each box links to its step
+    sizes = [p.stat().st_size for p in steps]
+    assert max(sizes) < 1.5 * min(sizes)  # one step each, however long the chain
+    assert "step t = 7 of 12" in steps[6].read_text(encoding="utf-8")
+    assert "LSTM × 12" in (out / "folded.svg").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data="folded.svg"' in page and 'href="steps/t12.svg"' in page

@@ -30,6 +30,8 @@ examples:
   rnn-lab draw graph --steps 4 --cell gru    the live computation graph of a GRU, 4 steps
   rnn-lab draw graph --grad --collapse       after backward, shaded by gradient norm
   rnn-lab draw graph --fold --steps 500      one block "LSTM × 500" with its recurrent line
+  rnn-lab draw graph --steps 500 --pages g   g/index.html: folded, one box per step, and each
+                                             box linked to that step's gates (steps/tK.svg)
   rnn-lab draw gradient-overlay --steps 30   RNN beside LSTM: the vanishing gradient
   rnn-lab draw mgu -o mgu.svg                a registered cell's module, drawn automatically
   rnn-lab draw --all diagrams                every figure as NAME.svg and NAME.dot
@@ -82,6 +84,9 @@ def register(subparsers) -> None:
                         help="graph: one box per time step instead of every gate")
     parser.add_argument("--fold", action="store_true",
                         help="graph: all the time steps as one block with its recurrent line")
+    parser.add_argument("--pages", type=file_name, metavar="FOLDER",
+                        help="graph: write the three levels into FOLDER (index.html, "
+                        "folded.svg, steps.svg, steps/tK.svg), each step its own drawing")
     parser.set_defaults(func=run)
 
 
@@ -92,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
                                            ("--collapse", args.collapse),
                                            ("--fold", args.fold)) if given]
+    if args.pages is not None:
+        return _pages(args)
     if args.steps is not None and args.steps > MAX_STEPS and not args.fold:
         raise UserError(f"--steps {args.steps}: at most {MAX_STEPS} unless the graph is "
                         f"drawn with --fold")
@@ -130,6 +137,23 @@ def run(args: argparse.Namespace) -> int:
     except draw.GraphvizError as exc:
         raise UserError(str(exc)) from None
     print(out)
+    return 0
+
+
+def _pages(args) -> int:
+    """`draw graph --pages FOLDER`: the three levels of the graph as linked drawings."""
+    from rnn.cells import cell_class
+    from rnn.draw.examples import unrolled_loss
+    from rnn.draw.stepped import write_step_pages
+
+    if args.name != "graph" or args.all or args.output or args.fold or args.collapse \
+            or args.grad or args.format not in (None, "svg"):
+        raise UserError("--pages is for graph alone (with --steps and --cell): it writes "
+                        "every level itself, as SVG")
+    cell = args.cell or "lstm"
+    steps = args.steps or DEFAULT_STEPS["graph"]
+    title = cell_class(cell).title.split(" (")[0]
+    print(write_step_pages(unrolled_loss(cell, steps), args.pages, title))
     return 0
 
 
