@@ -12,7 +12,7 @@ import pytest
 
 from rnn.checkpoint import load_checkpoint
 from rnn.inspect import page as page_module
-from rnn.inspect import record
+from rnn.inspect import find_pattern, record
 from rnn.inspect.page import write_page
 from rnn.training import TrainConfig, model_from_checkpoint, train
 
@@ -183,3 +183,35 @@ def test_an_empty_text_is_one_line(trained, tmp_path):
 def test_help_has_examples():
     result = rnn_lab("inspect", "--help")
     assert result.returncode == 0 and "rnn-lab inspect model.npz --text" in result.stdout
+
+
+def test_the_page_finds_units_in_a_real_browser(trained, tmp_path):
+    if chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    _, _, ckpt, _ = trained
+    model, _, vocab = model_from_checkpoint(load_checkpoint(str(ckpt)))
+    acts = record(model, vocab, TEXT)
+    write_page(acts, tmp_path)
+    page = tmp_path / "index.html"
+    # press "find" for inside-quotes over every quantity, as a reader would
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", """<script>
+setTimeout(function () {
+  document.getElementById("fpattern").value = '"[^"]*"';
+  document.getElementById("fquantity").value = "all";
+  document.getElementById("fgo").click();
+}, 300);
+</script></body>"""), encoding="utf-8")
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=8000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    table = re.search(r'<div id="fresult">(.*?)</div>', dom, re.S)[1]
+    rows = re.findall(r"<tr class=\"pick\"><td>(\d+)</td><td>(\d+)</td><td>([^<]+)</td>"
+                      r"<td>(\d+)</td><td>([+-][0-9.]+)</td></tr>", table)
+    assert len(rows) == 10
+    # the page searches the layer on screen (0): the same ranking as Python's, over layer 0
+    expected = next(m for m in find_pattern(acts, '"[^"]*"', top=200).matches
+                    if m.layer == 0)
+    rank1 = rows[0]
+    assert (int(rank1[1]), rank1[2].replace("&gt;", ">"), int(rank1[3])) == (
+        expected.layer, expected.quantity, expected.unit)
+    assert float(rank1[4]) == pytest.approx(expected.r, abs=0.02)  # 8-bit copies
