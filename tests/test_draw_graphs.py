@@ -394,7 +394,7 @@ def svg_node_texts(svg: bytes) -> dict:
     for group in root.iter(f"{SVG}g"):
         if group.get("class") == "node":
             name = group.find(f"{SVG}title").text
-            shown[name] = " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
+            shown[name] = " ".join("".join(t.itertext()) for t in group.iter(f"{SVG}text"))
     return shown
 
 
