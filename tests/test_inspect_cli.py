@@ -215,3 +215,12 @@ setTimeout(function () {
     assert (int(rank1[1]), rank1[2].replace("&gt;", ">"), int(rank1[3])) == (
         expected.layer, expected.quantity, expected.unit)
     assert float(rank1[4]) == pytest.approx(expected.r, abs=0.02)  # 8-bit copies
+
+
+def test_a_pattern_that_never_matches_fails_before_any_work(trained, tmp_path):
+    _, text, ckpt, _ = trained
+    out = tmp_path / "out"
+    line = assert_one_line_error(rnn_lab("inspect", ckpt, "--text", text, "-o", out,
+                                         "--find", "zzz"), 1)
+    assert "inside /zzz/: the target is the same on every character" in line
+    assert not out.exists()

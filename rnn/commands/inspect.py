@@ -77,17 +77,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _find_all(acts, args) -> list:
-    from rnn.inspect import find_column, find_depth, find_pattern
-
-    results = [find_pattern(acts, pattern, args.top) for pattern in args.find]
-    if args.find_depth is not None:
-        results.append(find_depth(acts, args.find_depth, args.top))
-    if args.find_column:
-        results.append(find_column(acts, args.top))
-    return results
-
-
 def _initial_view(args, finds, quantities) -> dict:
     """The unit the page shows first: the one asked for, else the best one found."""
     best = next((m for f in finds for m in f.matches
@@ -103,7 +92,7 @@ def run(args) -> int:
     from rnn.checkpoint import load_checkpoint
     from rnn.data import read_text
     from rnn.inspect import UnknownCharacters, prepare_text, record
-    from rnn.inspect.find import bracket_depth
+    from rnn.inspect.find import bracket_depth, rank_units, targets
     from rnn.inspect.page import write_page
     from rnn.inspect.report import gradient_flow, write_gradient_flow
     from rnn.io import check_output_folder, output_folder
@@ -133,13 +122,14 @@ def run(args) -> int:
     if args.quantity is not None and args.quantity not in quantities:
         raise UserError(f"--quantity {args.quantity!r}: a {config.cell} layer has "
                         f"{', '.join(quantities)}")
+    wanted = targets(text, args.find, args.find_depth, args.find_column)
     check_output_folder(args.out)
 
     t0 = time.perf_counter()
     acts = record(model, vocab, text)
     acts.replaced = replaced
     seconds = time.perf_counter() - t0
-    finds = _find_all(acts, args)
+    finds = [rank_units(acts, series, name, args.top) for name, series in wanted]
     flow = gradient_flow(model, vocab, text[:args.grad_chars + 1]) if args.gradients else None
 
     folder = output_folder(args.out)

@@ -114,6 +114,26 @@ class FindResult:
                 f"<th>r</th></tr>{rows}</table>")
 
 
+def check_target(target: np.ndarray, name: str) -> np.ndarray:
+    """`target`, or UserError if it is the same on every character (nothing correlates)."""
+    if len(target) == 0 or np.ptp(target) == 0:
+        value = f" ({target[0]:g})" if len(target) else ""
+        raise UserError(f"{name}: the target is the same on every character{value}, so "
+                        f"nothing can correlate with it")
+    return target
+
+
+def targets(text: str, patterns=(), depth: str | None = None, column: bool = False) -> list:
+    """(name, series) for each regex in `patterns`, the bracket depth of `depth` pairs and the
+    line position; checked before any model runs."""
+    out = [(f"inside /{p}/", span_indicator(text, p)) for p in patterns]
+    if depth is not None:
+        out.append((f"nesting depth of {depth}", bracket_depth(text, depth)))
+    if column:
+        out.append(("position in the line", line_position(text)))
+    return [(name, check_target(series, name)) for name, series in out]
+
+
 def rank_units(acts, target: np.ndarray, name: str, top: int = 10,
                quantities=None) -> FindResult:
     """Every unit of every layer and quantity (or only `quantities`) ranked by |correlation|
@@ -122,9 +142,7 @@ def rank_units(acts, target: np.ndarray, name: str, top: int = 10,
     if target.shape != (len(acts.text),):
         raise ValueError(f"rank_units: target has shape {target.shape}, the text "
                          f"{len(acts.text)} characters")
-    if np.ptp(target) == 0:
-        raise UserError(f"{name}: the target is the same on every character "
-                        f"({target[0]:g}), so nothing can correlate with it")
+    check_target(target, name)
     found = []
     for layer, qs in enumerate(acts.layers):
         for q, values in qs.items():
