@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure  # figures without pyplot: no window, no global state
 
-from rnn.io import replacing
+from rnn.io import output_target, replacing
 from rnn.symbolic.paths import path_magnitudes
 from rnn.tasks import ADDING_BASELINE_MSE
 
@@ -28,10 +28,18 @@ def cell_colour(cell: str) -> str:
     return CELL_COLOURS[cell]
 
 
+FORMATS = ("png", "pdf", "svg")
+
+
 def save(fig: Figure, path, dpi: int = 100) -> str:
-    """Write `fig` to `path`, its format from the suffix (PNG without one)."""
+    """Write `fig` to `path` in the format its suffix names (.png, .pdf or .svg)."""
+    output_target(path, "plot")  # an empty name or a special file first
+    fmt = Path(path).suffix[1:].lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"{path}: a plot's name must end in .png, .pdf or .svg (the suffix "
+                         f"chooses the format)")
     with replacing(path, "plot") as tmp:
-        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix[1:].lower() or "png")
+        fig.savefig(tmp, dpi=dpi, format=fmt)
     return str(path)
 
 

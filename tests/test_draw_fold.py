@@ -42,7 +42,7 @@ def test_draw_graph_fold_on_the_command_line(tmp_path):
     assert "LSTM × 200" in out.read_text(encoding="utf-8")
     too_long = subprocess.run([sys.executable, "-m", "rnn", "draw", "graph", "--steps", "200",
                                "-o", out], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert too_long.returncode == 1 and "--fold" in too_long.stderr
+    assert too_long.returncode == 2 and "--fold" in too_long.stderr
     assert len(too_long.stderr.strip().splitlines()) == 1
 
 

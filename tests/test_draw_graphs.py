@@ -554,12 +554,12 @@ def test_cli_gradient_overlay(tmp_path):
 
 @pytest.mark.parametrize("args,status,message", [
     (["graph", "--steps", "0"], 2, "between 1 and 1000"),
-    (["graph", "--steps", "51"], 1, "at most 50 unless the graph is drawn with --fold"),
+    (["graph", "--steps", "51"], 2, "at most 50 unless the graph is drawn with --fold"),
     (["graph", "--cell", "elman"], 2, "invalid choice"),
-    (["forget", "--grad"], 1, "only for graph"),
-    (["gradient-overlay", "--cell", "rnn"], 1, "beside another cell"),
-    (["gradient-overlay", "--grad"], 1, "always collapsed"),
-    (["--all", "out", "--collapse"], 1, "for one diagram"),
+    (["forget", "--grad"], 2, "only for graph"),
+    (["gradient-overlay", "--cell", "rnn"], 2, "beside another cell"),
+    (["gradient-overlay", "--grad"], 2, "always collapsed"),
+    (["--all", "out", "--collapse"], 2, "for one diagram"),
 ])
 def test_cli_mistakes_are_one_line(tmp_path, args, status, message):
     done = run_cli("draw", *args, cwd=tmp_path)

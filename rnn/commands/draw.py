@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from rnn.argtypes import CELL_CHOICES, LazyChoices, file_name, int_between
-from rnn.errors import UserError
+from rnn.errors import UsageError, UserError
 from rnn.io import output_folder, output_target
 
 GRAPHS = ("graph", "gradient-overlay")  # computation graphs of a live model
@@ -100,13 +100,13 @@ def run(args: argparse.Namespace) -> int:
     if args.pages is not None:
         return _pages(args)
     if args.steps is not None and args.steps > MAX_STEPS and not args.fold:
-        raise UserError(f"--steps {args.steps}: at most {MAX_STEPS} unless the graph is "
-                        f"drawn with --fold")
+        raise UsageError(f"--steps {args.steps}: at most {MAX_STEPS} unless the graph is "
+                         f"drawn with --fold")
     if args.fold and args.collapse:
-        raise UserError("--fold and --collapse are two levels of one drawing: choose one")
+        raise UsageError("--fold and --collapse are two levels of one drawing: choose one")
     if args.all is not None:
         if args.output or args.steps or graph_only:
-            raise UserError("--all draws every diagram at its default size into FOLDER; "
+            raise UsageError("--all draws every diagram at its default size into FOLDER; "
                             "-o, --steps, --cell, --grad and --collapse are for one diagram")
         folder = output_folder(args.all)
         fmt = args.format or "svg"
@@ -117,12 +117,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(written)} files to {folder}")
         return 0
     if args.name not in GRAPHS and graph_only:
-        raise UserError(f"{', '.join(graph_only)}: only for graph (--cell also for "
-                        f"gradient-overlay), not for the concept diagram {args.name}")
-    suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
-    fmt = args.format or (suffix if suffix in FORMATS else "svg")
-    if args.format and suffix in FORMATS and suffix != args.format:
-        raise UserError(f"-o {args.output} ends in .{suffix} but --format is {args.format}")
+        raise UsageError(f"{', '.join(graph_only)}: only for graph (--cell also for "
+                         f"gradient-overlay), not for the concept diagram {args.name}")
+    if args.steps and args.name not in STEPPED + GRAPHS:
+        raise UsageError(f"--steps is for {', '.join(STEPPED + GRAPHS)}; {args.name} is drawn "
+                         f"at one size")
+    if args.name == "gradient-overlay" and (args.collapse or args.grad or args.fold):
+        raise UsageError("gradient-overlay is always collapsed and shaded by gradient; "
+                         "--grad, --collapse and --fold are for graph")
+    if args.name == "gradient-overlay" and args.cell == "rnn":
+        raise UsageError("gradient-overlay draws the RNN beside another cell: choose "
+                         "--cell lstm, gru, peephole, cifg, mgu, ...")
+    if args.output:
+        try:
+            fmt = draw.format_of(args.output, args.format)
+        except ValueError as exc:
+            raise UsageError(f"-o {exc}") from None
+    else:
+        fmt = args.format or "svg"
     out = Path(args.output or f"{args.name}.{fmt}")
     output_target(out, "figure")  # a bad -o fails before the drawing
     try:
@@ -148,8 +160,8 @@ def _pages(args) -> int:
 
     if args.name != "graph" or args.all or args.output or args.fold or args.collapse \
             or args.grad or args.format not in (None, "svg"):
-        raise UserError("--pages is for graph alone (with --steps and --cell): it writes "
-                        "every level itself, as SVG")
+        raise UsageError("--pages is for graph alone (with --steps and --cell): it writes "
+                         "every level itself, as SVG")
     cell = args.cell or "lstm"
     steps = args.steps or DEFAULT_STEPS["graph"]
     title = cell_class(cell).title.split(" (")[0]
@@ -166,12 +178,6 @@ def _computation_graph(draw, args):
             graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
                                         collapse=args.collapse, fold=args.fold)
         else:
-            if args.collapse or args.grad or args.fold:
-                raise UserError("gradient-overlay is always collapsed and shaded by gradient; "
-                                "--grad, --collapse and --fold are for graph")
-            if args.cell == "rnn":
-                raise UserError("gradient-overlay draws the RNN beside another cell: choose "
-                                "--cell lstm, gru, peephole, cifg, mgu, ...")
             graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
     for note in notes:
         print(f"rnn-lab draw: note: {note.message}", file=sys.stderr)

@@ -19,6 +19,7 @@ from rnn.demo.parts import (
     train_char_model,
     write_experiment_reports,
 )
+from rnn.experiment import pool_size
 from rnn.io import output_folder, write_text
 from rnn.plots import plot_char_model, plot_conveyor_belt, plot_path_magnitudes
 from rnn.tasks import ADDING_BASELINE_MSE
@@ -135,7 +136,8 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
     exp_cfg = cfg.experiment()
     steps.start("Training a tanh RNN and an LSTM on the adding problem, then a character LSTM")
     log(f"      adding problem: T = {', '.join(map(str, exp_cfg.lags))}; {exp_cfg.steps} steps, "
-        f"hidden {exp_cfg.hidden}, the same budget for both cells, {exp_cfg.workers} processes")
+        f"hidden {exp_cfg.hidden}, the same budget for both cells, "
+        f"{pool_size(exp_cfg)} processes")
     t0 = time.perf_counter()
     results, lstm_state = train_adding(exp_cfg, log, progress)
     exp_seconds = time.perf_counter() - t0
