@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from rnn.checkpoint import load_checkpoint
-from rnn.inspect import page as page_module
 from rnn.inspect import find_pattern, record
+from rnn.inspect import page as page_module
 from rnn.inspect.page import write_page
 from rnn.training import TrainConfig, model_from_checkpoint, train
 
@@ -158,10 +158,10 @@ def test_unknown_characters_are_counted_and_replaced_on_request(trained, tmp_pat
 
 @pytest.mark.parametrize("args, status, words", [
     (["--find", "(unclosed"], 2, "does not compile"),
-    (["--unit", "6"], 1, "--unit 6 is out of range: the model has 6 units"),
-    (["--layer", "2"], 1, "--layer 2 is out of range"),
-    (["--quantity", "zz"], 1, "--quantity 'zz'"),
-    (["--find-depth", "((("], 1, "pairs"),
+    (["--unit", "6"], 2, "--unit 6 is out of range: the model has 6 units"),
+    (["--layer", "2"], 2, "--layer 2 is out of range"),
+    (["--quantity", "zz"], 2, "--quantity 'zz'"),
+    (["--find-depth", "((("], 2, "pairs"),
 ])
 def test_bad_arguments_are_one_line_and_write_nothing(trained, tmp_path, args, status, words):
     _, text, ckpt, _ = trained

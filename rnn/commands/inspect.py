@@ -9,7 +9,7 @@ import time
 
 from rnn.argtypes import file_name, positive_int
 from rnn.blas import single_thread_blas
-from rnn.errors import UserError
+from rnn.errors import UsageError, UserError
 
 EXAMPLE = """\
 examples:
@@ -35,6 +35,14 @@ def regex(text: str) -> str:
     return text
 
 
+def bracket_pairs(text: str) -> str:
+    """argparse type: bracket openers and closers in pairs, e.g. "()[]{}"."""
+    if len(text) < 2 or len(text) % 2:
+        raise argparse.ArgumentTypeError(f"bracket pairs {text!r}: give openers and closers "
+                                         f"in pairs, e.g. '()[]{{}}'")
+    return text
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "inspect", help="see a character model's gates over a text, find units that follow "
@@ -53,7 +61,8 @@ def register(subparsers) -> None:
     p.add_argument("--find", type=regex, action="append", default=[], metavar="REGEX",
                    help="rank the units by correlation with the spans REGEX matches "
                         "(repeatable), e.g. '\"[^\"]*\"' for inside quotes")
-    p.add_argument("--find-depth", nargs="?", const="()[]{}", metavar="PAIRS",
+    p.add_argument("--find-depth", nargs="?", const="()[]{}", type=bracket_pairs,
+                   metavar="PAIRS",
                    help="rank the units by correlation with the bracket nesting depth "
                         "(default pairs: ()[]{})")
     p.add_argument("--find-column", action="store_true",
@@ -92,14 +101,12 @@ def run(args) -> int:
     from rnn.checkpoint import load_checkpoint
     from rnn.data import read_text
     from rnn.inspect import UnknownCharacters, prepare_text, record
-    from rnn.inspect.find import bracket_depth, rank_units, targets
+    from rnn.inspect.find import rank_units, targets
     from rnn.inspect.page import write_page
     from rnn.inspect.report import gradient_flow, write_gradient_flow
     from rnn.io import check_output_folder, output_folder
     from rnn.training import model_from_checkpoint
 
-    if args.find_depth is not None:
-        bracket_depth("", args.find_depth)  # checks the pairs
     ckpt = load_checkpoint(args.checkpoint)
     model, config, vocab = model_from_checkpoint(ckpt)
     if config.task != "text":
@@ -113,14 +120,14 @@ def run(args) -> int:
                         f"(or CHAR)") from None
     layer = model.layer
     if args.layer is not None and not 0 <= args.layer < layer.num_layers:
-        raise UserError(f"--layer {args.layer} is out of range: the model has "
+        raise UsageError(f"--layer {args.layer} is out of range: the model has "
                         f"{layer.num_layers} layer(s), 0 to {layer.num_layers - 1}")
     if args.unit is not None and not 0 <= args.unit < layer.hidden_size:
-        raise UserError(f"--unit {args.unit} is out of range: the model has "
+        raise UsageError(f"--unit {args.unit} is out of range: the model has "
                         f"{layer.hidden_size} units per layer, 0 to {layer.hidden_size - 1}")
     quantities = record(model, vocab, text[:1]).quantities(args.layer or 0)
     if args.quantity is not None and args.quantity not in quantities:
-        raise UserError(f"--quantity {args.quantity!r}: a {config.cell} layer has "
+        raise UsageError(f"--quantity {args.quantity!r}: a {config.cell} layer has "
                         f"{', '.join(quantities)}")
     wanted = targets(text, args.find, args.find_depth, args.find_column)
     check_output_folder(args.out)

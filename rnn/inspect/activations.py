@@ -126,7 +126,7 @@ class Activations:
         return str(path)
 
     def show(self, quantity: str = "h", unit: int = 0, layer: int = 0, start: int = 0,
-             length: int = 2000) -> "ColouredText":
+             length: int = 2000) -> ColouredText:
         """Characters [start, start + length) coloured by one unit (displays in Jupyter)."""
         check_unit(self, layer, unit)
         values = self[f"l{layer}/{quantity}"][:, unit]

@@ -89,7 +89,7 @@ def connectivity(model, inputs, text: str | None = None) -> Connectivity:
         seed = np.zeros((last, len(chunk), H), dtype=layer.dtype)
         for b, (t, i) in enumerate(chunk):
             seed[t, b, i] = 1.0
-        out, pullback = vjp(lambda X_: layer(X_)[0], Tensor(X, requires_grad=True))
+        _, pullback = vjp(lambda X_: layer(X_)[0], Tensor(X, requires_grad=True))
         (dX,) = pullback(seed)
         for b, (t, i) in enumerate(chunk):
             jac[t, i, :last] = dX[:, b, :]

@@ -102,7 +102,7 @@ def step_jacobians(cell, x: np.ndarray, before: np.ndarray) -> np.ndarray:
         rows = [np.repeat(before[k, a:b], S, axis=0) for k in range(n)]  # row (t, i)
         X = np.repeat(x[a:b], S, axis=0)
 
-        def step(*states):
+        def step(*states, X=X):
             new = cell(Tensor(X), states if n > 1 else states[0])
             return concat(list(new) if n > 1 else [new], axis=1)
 
