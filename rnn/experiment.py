@@ -9,21 +9,14 @@ several lags T. After training, the readable (unfused) graph of the T = 100 mode
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import tqdm
-import tqdm.auto
 
 from autograd_lite.tensor import Tensor
 from rnn import tasks
-from rnn.blas import single_thread_blas
-from rnn.interrupts import leave_signals_to_parent
+from rnn.pool import cores, run_jobs
 from rnn.training import AddingProblem, RegressionModel, Trainer, regression_mse
 
 
@@ -131,34 +124,9 @@ def _job(args):
     return run_one(*args)
 
 
-def _worker_init():
-    leave_signals_to_parent()  # the parent handles Ctrl-C and SIGTERM, and ends the workers
-    # tqdm's default lock is a multiprocessing semaphore: one made in a worker that is then
-    # terminated (Ctrl-C) is reported as leaked at exit. The workers show no bars anyway.
-    tqdm.tqdm.set_lock(threading.RLock())
-
-
-def cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def pool_size(cfg: LongTermConfig) -> int:
     """Processes the runs use: `cfg.workers`, but never more than the runs or the cores."""
     return max(1, min(cfg.workers, len(cfg.cells) * len(cfg.lags), cores()))
-
-
-def _end_workers(pool) -> None:
-    """End the pool's workers now, and any worker a half-made pool had started."""
-    if pool is not None:
-        pool.terminate()
-        pool.join()
-    for child in multiprocessing.active_children():  # only this process's own children
-        child.terminate()
-        child.join()
 
 
 def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
@@ -169,36 +137,13 @@ def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
     """
     jobs = sorted(((cell, lag, cfg) for lag in cfg.lags for cell in cfg.cells),
                   key=lambda j: -j[1])  # longest first
-    workers = pool_size(cfg)
-    show = progress if progress is not None else os.isatty(2)
-    bar = tqdm.auto.tqdm(total=len(jobs), unit="run", disable=not show, file=sys.stderr,
-                         leave=False)
     results = []
 
     def done(r):
         results.append(r)
-        bar.update(1)
         log(f"{r.cell:>4} T={r.lag:<4} test MSE {r.test_mse:.4f}  ({r.seconds:.0f} s)")
 
-    try:
-        if workers <= 1:
-            for job in jobs:
-                done(_job(job))
-        else:
-            single_thread_blas()  # in the workers: spawned, so before NumPy loads
-            ctx = multiprocessing.get_context("spawn")
-            pool = None
-            try:
-                pool = ctx.Pool(workers, initializer=_worker_init)
-                for r in pool.imap_unordered(_job, jobs):
-                    done(r)
-                pool.close()
-                pool.join()
-            except BaseException:
-                _end_workers(pool)
-                raise
-    finally:
-        bar.close()
+    run_jobs(_job, jobs, pool_size(cfg), done, progress=progress)
     return sorted(results, key=lambda r: (r.lag, cfg.cells.index(r.cell)))
 
 

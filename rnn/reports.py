@@ -25,7 +25,7 @@ REPORT_FILES = ("results.csv", "grad_norms.csv", "summary.json", "results.md", "
                 "grad_norm_vs_lag.png", "jacobian_spectra.png")
 
 
-def _csv(rows) -> str:
+def csv_text(rows) -> str:
     """Rows as CSV text, in the csv module's dialect (CRLF line ends)."""
     text = io.StringIO()
     csv.writer(text).writerows(rows)
@@ -41,14 +41,14 @@ def write_reports(results: list[RunResult], cfg: LongTermConfig, out, seconds: f
              f"{r.test_mse:.6f}", r.test_mse < 0.01,
              r.first_below if r.first_below is not None else "", f"{r.seconds:.1f}"]
             for r in results]
-    write_text(folder / "results.csv", _csv([header, *rows]), "report")
+    write_text(folder / "results.csv", csv_text([header, *rows]), "report")
     grads = {r.cell: r for r in results if r.grad_trained is not None}
     T = cfg.grad_lag
     cols = [(c, k) for c in cfg.cells if c in grads for k in ("init", "trained")]
     rows = [[lag, T - lag] + [f"{getattr(grads[c], 'grad_' + k)[T - lag - 1]:.6e}"
                               for c, k in cols] for lag in range(T)]
     write_text(folder / "grad_norms.csv",
-               _csv([["lag", "t"] + [f"{c}_{k}" for c, k in cols], *rows]), "report")
+               csv_text([["lag", "t"] + [f"{c}_{k}" for c, k in cols], *rows]), "report")
     summary = _summary(results, grads, cfg, seconds)
     write_text(folder / "summary.json", json.dumps(summary, indent=2), "report")
     write_text(folder / "results.md", _markdown(results, grads, cfg, summary), "report")

@@ -2,7 +2,8 @@
 
 The adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015), copy memory (Arjovsky
 et al. 2016) and the embedded Reber grammar (Hochreiter & Schmidhuber 1997). Arrays are
-time-major: (T, B, ...).
+time-major: (T, B, ...). The "born in" sentences live in `rnn.tasks_born_in` (`born_in` is
+re-exported here).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from rnn.tasks_born_in import born_in  # noqa: F401 - the walk-through's own example
 
 # Predicting the mean (1) of a sum of two U(0,1) values scores Var = 2 * 1/12 = 1/6.
 ADDING_BASELINE_MSE = 1.0 / 6.0

@@ -8,6 +8,7 @@ import sys
 
 from rnn.argtypes import cell_list, file_name, positive_int, seed
 from rnn.blas import single_thread_blas
+from rnn.commands import experiment_born_in
 from rnn.io import output_folder
 
 EXAMPLE = """\
@@ -15,20 +16,31 @@ examples:
   rnn-lab experiment long-term --quick --out /tmp/lt-quick     # T = 10 and 25, under 30 s
   rnn-lab experiment long-term --out results/long-term          # the full run, a few minutes
   rnn-lab experiment long-term --quick --cells rnn,lstm,cifg,mgu --out /tmp/lt-cells
+  rnn-lab experiment born-in --quick --out /tmp/born-in         # "born in France", under 1 min
 
 long-term trains a tanh RNN and an LSTM with the same budget on the adding problem at
 T = 10, 25, 50 and 100, and measures ||dL/dh_t|| against the lag T - t. It writes
 results.md, results.csv, grad_norms.csv, summary.json, loss_curves.png and
 grad_norm_vs_lag.png into --out.
+
+born-in trains RNN, LSTM and GRU on "I was born in France . ... . I can speak" -> French and
+plots accuracy against the gap; see `rnn-lab experiment born-in --help`.
 """
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "experiment", help="run an experiment (long-term: RNN vs LSTM on the adding problem)",
+    experiment = subparsers.add_parser(
+        "experiment", help="run an experiment (long-term: RNN vs LSTM on the adding problem; "
+                           "born-in: \"I was born in France ... I can speak French\")",
         description="Run an experiment and write its tables and plots.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", choices=("long-term",), help="which experiment")
+    names = experiment.add_subparsers(dest="name", metavar="NAME",
+                                      help="long-term or born-in (each has its own --help)")
+    names.required = True
+    p = names.add_parser(
+        "long-term", help="a tanh RNN and an LSTM on the adding problem at several lags",
+        description="A tanh RNN and an LSTM with the same budget on the adding problem.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=file_name, default="long-term-results", metavar="DIR",
                    help="folder for the tables and plots (default ./long-term-results)")
     p.add_argument("--steps", type=positive_int, metavar="N",
@@ -44,6 +56,7 @@ def register(subparsers) -> None:
                         "or the CPU cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+    experiment_born_in.register(names)
 
 
 def run(args) -> int:
