@@ -291,6 +291,8 @@ TABLE = [
           ("top-zero", "ckpt.npz", "text.txt", ["--top", "0"], USAGE, "--top"),
           ("grad-chars", "ckpt.npz", "text.txt", ["--grad-chars", "-1"], USAGE, "--grad-chars"),
       ]],
+    ("inspect-memory", ["inspect", "ckpt.npz", "--text", "text.txt", "-o", "out",
+                        "--max-memory", "200kB"], RUNTIME, "activations of 1,800 characters"),
     ("inspect-out-file", ["inspect", "ckpt.npz", "--text", "text.txt", "-o", "blocker"],
      RUNTIME, "not a folder"),
     ("inspect-out-under-file", ["inspect", "ckpt.npz", "--text", "text.txt", "-o",

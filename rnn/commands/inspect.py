@@ -4,12 +4,14 @@ that follow a pattern, and (with --gradients) how the gradient flows."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 
-from rnn.argtypes import file_name, positive_int
+from rnn.argtypes import file_name, memory_size, positive_int
 from rnn.blas import single_thread_blas
 from rnn.errors import UsageError, UserError
+from rnn.resources import ENV as MEMORY_ENV
 
 EXAMPLE = """\
 examples:
@@ -83,6 +85,9 @@ def register(subparsers) -> None:
                         "Jacobian chain over the first --grad-chars characters")
     p.add_argument("--grad-chars", type=positive_int, default=50, metavar="N",
                    help="characters for --gradients (default 50)")
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                   help="refuse a text whose activations would need more memory, e.g. 8GB "
+                        "(default: $RNN_LAB_MAX_MEMORY, else half the RAM)")
     p.set_defaults(func=run)
 
 
@@ -98,6 +103,8 @@ def _initial_view(args, finds, quantities) -> dict:
 
 def run(args) -> int:
     single_thread_blas()
+    if args.max_memory is not None:
+        os.environ[MEMORY_ENV] = str(args.max_memory)  # read by the memory checks
     from rnn.checkpoint import load_checkpoint
     from rnn.data import read_text
     from rnn.inspect import UnknownCharacters, prepare_text, record
@@ -105,6 +112,7 @@ def run(args) -> int:
     from rnn.inspect.page import write_page
     from rnn.inspect.report import gradient_flow, write_gradient_flow
     from rnn.io import check_output_folder, output_folder
+    from rnn.resources import check_memory
     from rnn.training import model_from_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
@@ -130,6 +138,9 @@ def run(args) -> int:
         raise UsageError(f"--quantity {args.quantity!r}: a {config.cell} layer has "
                         f"{', '.join(quantities)}")
     wanted = targets(text, args.find, args.find_depth, args.find_column)
+    # every quantity of every layer as float64 (T, H), about twice over while it is written
+    check_memory(2 * 8 * len(text) * layer.hidden_size * layer.num_layers
+                 * (len(quantities) + 1), f"the activations of {len(text):,} characters")
     check_output_folder(args.out)
 
     t0 = time.perf_counter()
