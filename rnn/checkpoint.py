@@ -2,7 +2,9 @@
 
 JSON parts (config, vocabulary, RNG state, metadata) are stored as uint8 arrays of UTF-8
 bytes. Loading reads every member with `allow_pickle=False` after checking its header, so a
-file carrying an object (pickle) array is refused before any of it is unpickled.
+file carrying an object (pickle) array is refused before any of it is unpickled; and before
+any member is read, the zip directory is checked: no name twice, and the sizes it declares
+must fit the memory limit and the file's own size (rnn-lab stores members uncompressed).
 """
 
 from __future__ import annotations
@@ -10,18 +12,21 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnn.errors import OutputError, UserError
-from rnn.io import output_target, replacing
+from rnn.io import output_target, reason, replacing
+from rnn.resources import format_size, limit_source, memory_limit
 
 FORMAT = "rnn-lab-checkpoint"
 VERSION = 1
 _JSON_KEYS = ("meta", "config", "vocab", "rng")
 _GROUPS = ("param", "optim", "history", "carry")
+MAX_EXPANSION = 100  # declared size / stored size of a member: np.savez stores them as is
 
 
 class CheckpointError(UserError):
@@ -119,15 +124,49 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> np.nd
         return np.lib.format.read_array(f, allow_pickle=False)
 
 
+def _check_directory(zf: zipfile.ZipFile, path: str, file_size: int) -> None:
+    """Refuse, before reading any member, a zip whose directory names a member twice or
+    declares more bytes than the memory limit, or than its stored bytes could hold."""
+    infos = zf.infolist()
+    names = [info.filename for info in infos]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CheckpointError(f"{path}: member {twice[0]!r} appears more than once; not a "
+                              f"checkpoint rnn-lab wrote (refusing to guess which one counts)")
+    declared = sum(info.file_size for info in infos)
+    limit = memory_limit()
+    if declared > limit:
+        raise CheckpointError(f"{path}: unpacks to {format_size(declared)}, more than the "
+                              f"memory limit of {format_size(limit)} ({limit_source()})")
+    for info in infos:
+        if info.file_size > MAX_EXPANSION * max(info.compress_size, 1024):
+            raise CheckpointError(
+                f"{path}: member {info.filename!r} would expand from "
+                f"{format_size(info.compress_size)} to {format_size(info.file_size)}; "
+                f"rnn-lab checkpoints are stored uncompressed (a zip bomb?)")
+    if declared > 2 * file_size + 2**20 and all(i.compress_type == zipfile.ZIP_STORED
+                                                 for i in infos):
+        raise CheckpointError(f"{path}: declares {format_size(declared)} of data in a file "
+                              f"of {format_size(file_size)} (truncated or corrupt)")
+
+
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint")
     if os.path.isdir(path):
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint")
-    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint")
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {reason(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{path}: not a regular file (a pipe or device?); give a "
+                              f"checkpoint file")
+    if st.st_size == 0:
         raise CheckpointError(f"{path}: the checkpoint is empty (0 bytes)")
     try:
         with zipfile.ZipFile(path) as zf:
+            _check_directory(zf, path, st.st_size)
             arrays = {}
             for info in zf.infolist():
                 if not info.filename.endswith(".npy"):
@@ -140,6 +179,8 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
     except zipfile.BadZipFile as exc:
         raise CheckpointError(f"{path}: not a valid .npz checkpoint (truncated or corrupt: "
                               f"{exc})") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {reason(exc)}") from None
     except Exception as exc:  # any failure to decode the bytes means a corrupt file
         raise CheckpointError(f"{path}: corrupt checkpoint ({type(exc).__name__}: "
                               f"{exc})") from None
@@ -239,3 +280,12 @@ def check_arrays(path, what: str, got: dict, expected: dict) -> None:
         if a.dtype != ref.dtype:
             raise CheckpointError(f"{path}: {what} {name} has dtype {a.dtype}; the config "
                                   f"needs {ref.dtype}")
+
+
+def check_finite(path, arrays: dict) -> None:
+    """CheckpointError naming the first array that holds NaN or inf (a diverged run)."""
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise CheckpointError(f"{path}: parameter {name} holds NaN or inf values (the run "
+                                  f"diverged before it was saved); train again with a lower "
+                                  f"--lr or --clip")

@@ -9,29 +9,67 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnn.errors import UserError
+from rnn.io import reason
+from rnn.resources import format_size, limit_source, memory_limit
+
+TEXT_BYTES_PER_CHAR = 20  # memory per character of text: bytes, str, int64 ids, a hash's copy
 
 
 class DataError(UserError):
     """A text file or a piece of text that cannot be used as a corpus; names the path."""
 
 
-def read_text(path) -> str:
-    """The contents of a UTF-8 text file; missing, empty, binary or non-UTF-8 files raise."""
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def text_limit() -> int:
+    """The largest text file, in bytes, that fits the memory limit (rnn.resources)."""
+    return memory_limit() // TEXT_BYTES_PER_CHAR
+
+
+def read_text(path, limit: int | None = None) -> str:
+    """The contents of a UTF-8 text file; missing, empty, binary or non-UTF-8 files raise, and
+    so do folders, pipes and devices, and files over `limit` bytes (default `text_limit()`)."""
     path = os.fspath(path)
+    limit = text_limit() if limit is None else limit
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        # O_NONBLOCK: opening a named pipe must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a text file") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise DataError(f"{path}: cannot read: {reason(exc)}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise DataError(f"{path}: is {_kind(info.st_mode)}, not a text file; give a UTF-8 "
+                        f"text file")
+    with open(fd, "rb") as f:
+        size = info.st_size
+        if size > limit:
+            raise DataError(f"{path}: {format_size(size)} is more text than fits in memory "
+                            f"(at most {format_size(limit)}: {limit_source()})")
+        os.set_blocking(fd, True)
+        try:
+            raw = f.read(limit + 1)  # the file may have grown since
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read: {reason(exc)}") from None
+    if len(raw) > limit:
+        raise DataError(f"{path}: more than {format_size(limit)} of text (the most that fits "
+                        f"in memory: {limit_source()})")
     if not raw:
         raise DataError(f"{path}: the file is empty; give a UTF-8 text file with some text")
     nul = raw.find(b"\x00")

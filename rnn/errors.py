@@ -1,7 +1,7 @@
 """The library's errors for mistakes in the user's input or output: one line each, no traceback.
 
-The CLI prints a `UserError` as one line and exits with status 1; the library raises it (or a
-subclass that names the kind of input) and never imports the CLI.
+The CLI prints a `UserError` as one line and exits with status 1 (2 for a `UsageError`); the
+library raises it (or a subclass that names the kind of input) and never imports the CLI.
 """
 
 
@@ -9,5 +9,15 @@ class UserError(Exception):
     """A mistake in the user's input or output: printed as one line, exit status 1."""
 
 
+class UsageError(UserError):
+    """Options that cannot go together (or a flag that would do nothing): exit status 2, as
+    argparse gives for a bad value, raised before any work."""
+
+
 class OutputError(UserError):
     """A file or folder that cannot be written; the message names the path and why."""
+
+
+class ResourceError(UserError):
+    """A run that would need more memory (or time) than allowed; the message gives the
+    estimate, the limit and how to change it."""

@@ -9,21 +9,14 @@ several lags T. After training, the readable (unfused) graph of the T = 100 mode
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import signal
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import tqdm
-import tqdm.auto
 
 from autograd_lite.tensor import Tensor
 from rnn import tasks
-from rnn.blas import single_thread_blas
+from rnn.pool import cores, run_jobs
 from rnn.training import AddingProblem, RegressionModel, Trainer, regression_mse
 
 
@@ -131,46 +124,26 @@ def _job(args):
     return run_one(*args)
 
 
-def _worker_init():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    # tqdm's default lock is a multiprocessing semaphore: one made in a worker that is then
-    # terminated (Ctrl-C) is reported as leaked at exit. The workers show no bars anyway.
-    tqdm.tqdm.set_lock(threading.RLock())
+def pool_size(cfg: LongTermConfig) -> int:
+    """Processes the runs use: `cfg.workers`, but never more than the runs or the cores."""
+    return max(1, min(cfg.workers, len(cfg.cells) * len(cfg.lags), cores()))
 
 
 def run_all(cfg: LongTermConfig, progress=None, log=print) -> list[RunResult]:
-    """Every (cell, lag) run; in `cfg.workers` processes (BLAS single-threaded in each)."""
+    """Every (cell, lag) run, in `pool_size(cfg)` processes (BLAS single-threaded in each).
+
+    Ctrl-C or SIGTERM in this process (a KeyboardInterrupt) or an error ends every worker
+    before it propagates.
+    """
     jobs = sorted(((cell, lag, cfg) for lag in cfg.lags for cell in cfg.cells),
                   key=lambda j: -j[1])  # longest first
-    show = progress if progress is not None else os.isatty(2)
-    bar = tqdm.auto.tqdm(total=len(jobs), unit="run", disable=not show, file=sys.stderr,
-                         leave=False)
     results = []
 
     def done(r):
         results.append(r)
-        bar.update(1)
         log(f"{r.cell:>4} T={r.lag:<4} test MSE {r.test_mse:.4f}  ({r.seconds:.0f} s)")
 
-    try:
-        if cfg.workers <= 1:
-            for job in jobs:
-                done(_job(job))
-        else:
-            single_thread_blas()  # in the workers: spawned, so before NumPy loads
-            ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(cfg.workers, initializer=_worker_init)
-            try:
-                for r in pool.imap_unordered(_job, jobs):
-                    done(r)
-                pool.close()
-            except BaseException:
-                pool.terminate()
-                raise
-            finally:
-                pool.join()
-    finally:
-        bar.close()
+    run_jobs(_job, jobs, pool_size(cfg), done, progress=progress)
     return sorted(results, key=lambda r: (r.lag, cfg.cells.index(r.cell)))
 
 

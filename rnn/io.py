@@ -9,12 +9,16 @@ One rule for every command and every kind of file (figures, plots, checkpoints, 
 - A path that exists and is not a regular file (a folder, named pipe, device or socket), or an
   empty name, is refused with `OutputError`: one line naming the path and what it is.
 - No folder is created for a file: its folder must exist. `output_folder` makes the one folder
-  a command writes into (`--out DIR`, `draw --all DIR`), inside a folder that exists.
+  a command writes into (`--out DIR`, `draw --all DIR`), inside a folder that exists; inside
+  `new_folders()` the folders it makes are recorded, so that a run that fails can remove those
+  it left empty (`remove_empty`).
+- Errors say which path and why in words ("read-only file system"), never "[Errno 30]".
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -26,6 +30,50 @@ _SPECIAL = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
             (stat.S_ISSOCK, "a socket"))
 
 
+# What to do about the errors a user can fix, after the error's own words.
+_HINTS = {errno.ENOSPC: "free some space or write elsewhere",
+          errno.EDQUOT: "free some space or write elsewhere",
+          errno.EROFS: "write to another folder",
+          errno.EFBIG: "the file size limit was reached (see ulimit -f)",
+          errno.EACCES: "check the permissions", errno.EPERM: "check the permissions"}
+
+
+def reason(exc: OSError) -> str:
+    """An OSError in words, without "[Errno N]": "read-only file system (write to another
+    folder)"."""
+    words = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    hint = _HINTS.get(exc.errno)
+    return f"{words} ({hint})" if hint else words
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+_made: list[list[Path]] = []  # one list per active `new_folders` block
+
+
+@contextlib.contextmanager
+def new_folders():
+    """Within the block, every folder `output_folder` makes is added to the yielded list."""
+    made: list[Path] = []
+    _made.append(made)
+    try:
+        yield made
+    finally:
+        _made.remove(made)
+
+
+def remove_empty(folders) -> None:
+    """Remove those of `folders` that are empty, deepest first (a failed run's leftovers)."""
+    for folder in sorted(map(Path, folders), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only ever removes an empty folder
+
+
 def _kind(mode: int) -> str:
     """What a file of this `st_mode` is, in words ("a named pipe (FIFO)")."""
     return next((name for test, name in _SPECIAL if test(mode)), "a special file")
@@ -34,7 +82,11 @@ def _kind(mode: int) -> str:
 def _folder_problem(folder: Path) -> str | None:
     """Why files cannot be written into `folder`, or None if they can."""
     if folder.is_dir():
-        return None if os.access(folder, os.W_OK | os.X_OK) else f"folder {folder} is not writable"
+        if os.access(folder, os.W_OK | os.X_OK):
+            return None
+        if _read_only(folder):
+            return f"folder {folder} is on a read-only file system"
+        return f"folder {folder} is not writable (check its permissions)"
     return f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
 
 
@@ -55,7 +107,7 @@ def output_target(path, what: str = "file") -> Path:
         except FileNotFoundError:
             mode = stat.S_IFREG  # a new file
         except OSError as exc:  # a loop of links, say
-            problem = exc.strerror or str(exc)
+            problem = reason(exc)
         if problem is None and not stat.S_ISREG(mode):
             it = f"it links to {target}, which is" if linked else "it is"
             problem = f"{it} {_kind(mode)}, not a regular file"
@@ -79,8 +131,7 @@ def replacing(path, what: str = "file"):
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        raise OutputError(f"cannot save {what} {os.fspath(path)}: "
-                          f"{exc.strerror or exc}") from None
+        raise OutputError(f"cannot save {what} {os.fspath(path)}: {reason(exc)}") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -127,9 +178,27 @@ def output_folder(folder, what: str = "output folder") -> Path:
             try:
                 folder.mkdir()
             except OSError as exc:
-                problem = f"cannot make the folder: {exc.strerror or exc}"
+                problem = f"cannot create the folder: {reason(exc)}"
+            else:
+                for made in _made:
+                    made.append(folder)
         if problem is not None:
             raise OutputError(f"cannot write into {name}: {problem}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write into {name}: the folder is not writable")
+    problem = _folder_problem(folder)
+    if problem is not None:
+        raise OutputError(f"cannot write into {name}: {problem}")
     return folder
+
+
+def check_output_folder(folder, what: str = "output folder") -> None:
+    """OutputError now if `output_folder(folder)` would fail; makes nothing (fail before
+    long work)."""
+    name = os.fspath(folder)
+    if not name:
+        raise OutputError(f"cannot write into the {what}: the folder name is empty")
+    folder = Path(name)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {name}: it exists and is not a folder")
+    problem = _folder_problem(folder if folder.is_dir() else folder.parent)
+    if problem is not None:
+        raise OutputError(f"cannot write into {name}: {problem}")

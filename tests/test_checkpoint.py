@@ -124,7 +124,7 @@ def test_failing_replace_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(ck.os, "replace", broken_replace)
-    with pytest.raises(CheckpointError, match="Permission denied"):
+    with pytest.raises(CheckpointError, match="permission denied"):
         ck.save_checkpoint(path, _example())
     assert path.read_bytes() == before and _no_temp_files(tmp_path)
 

@@ -69,10 +69,10 @@ def test_bad_arguments_exit_2_with_one_line(args):
     assert_one_line_error(rnn_lab(*args), status=2)
 
 
-def test_unknown_op_is_a_user_error():
+def test_unknown_op_is_a_usage_error():
     result = rnn_lab("gradcheck", "--op", "no_such_op")
-    assert_one_line_error(result, status=1)
-    assert "unknown op no_such_op" in result.stderr
+    assert_one_line_error(result, status=2)
+    assert "invalid choice: 'no_such_op'" in result.stderr and "'fused_lstm'" in result.stderr
 
 
 def test_bench_help_lists_every_benchmark():

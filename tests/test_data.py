@@ -36,7 +36,7 @@ def test_read_text_errors_name_the_path(tmp_path, content, words):
 
 
 def test_read_text_directory(tmp_path):
-    with pytest.raises(DataError, match="directory"):
+    with pytest.raises(DataError, match="is a folder"):
         read_text(tmp_path)
 
 

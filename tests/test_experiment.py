@@ -135,4 +135,4 @@ def test_cli_bad_arguments(tmp_path):
     assert result.returncode == 1 and "not a folder" in result.stderr
     assert "Traceback" not in result.stderr
     result = _cli("long-term", "--steps", 0, "--out", tmp_path / "x")
-    assert result.returncode == 1 and "--steps" in result.stderr
+    assert result.returncode == 2 and "--steps" in result.stderr

@@ -196,7 +196,8 @@ def test_resume_is_bit_identical(tmp_path, corpus_file, kind):
     path = str(tmp_path / "half.npz")
     first = Trainer.from_config(cfg, progress=False, checkpoint=path)
     first.fit(5)
-    resumed = Trainer.resume(path, progress=False)
+    resumed = Trainer.resume(path, progress=False,
+                             text_path=corpus_file if cfg.task == "text" else None)
     assert resumed.step == 5
     resumed.fit()
     _assert_identical(full, resumed)
@@ -344,17 +345,24 @@ def test_bad_text_files_exit_1(tmp_path, content, words):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--task", "text", "--checkpoint", "{tmp}/c.npz"], "--text"),
     (["--checkpoint", "{tmp}/no/c.npz"], "does not exist"),
-    (["--hidden", "0", "--checkpoint", "{tmp}/c.npz"], "--hidden"),
     (["--task", "text", "--text", "{corpus}", "--batch", "500", "--checkpoint", "{tmp}/c.npz"],
      "too few"),
     (["--resume", "--checkpoint", "{tmp}/absent.npz"], "absent.npz"),
-    (["--resume"], "--resume needs --checkpoint"),
 ])
 def test_user_errors_exit_1(tmp_path, corpus_file, args, words):
     args = [a.format(tmp=tmp_path, corpus=corpus_file) for a in args]
     _one_line_error(_cli("train", "--steps", 1, *args), 1, words)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--task", "text", "--checkpoint", "{tmp}/c.npz"], "--text"),
+    (["--hidden", "0", "--checkpoint", "{tmp}/c.npz"], "--hidden"),
+    (["--resume"], "--resume needs --checkpoint"),
+])
+def test_usage_errors_exit_2(tmp_path, corpus_file, args, words):
+    args = [a.format(tmp=tmp_path, corpus=corpus_file) for a in args]
+    _one_line_error(_cli("train", "--steps", 1, *args), 2, words)
 
 
 def test_corrupt_checkpoint_exits_1(tmp_path):
@@ -377,10 +385,13 @@ def test_train_resume_and_sample_end_to_end(tmp_path, corpus_file):
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert load_checkpoint(ckpt).step == 20
     result = _cli("train", "--checkpoint", ckpt, "--resume", "--steps", 30)
+    _one_line_error(result, 1, "needs its text", "--text FILE", "corpus.txt")
+    result = _cli("train", "--checkpoint", ckpt, "--resume", "--steps", 30, "--text",
+                  corpus_file)
     assert result.returncode == 0, result.stderr
     assert load_checkpoint(ckpt).step == 30
-    _one_line_error(_cli("train", "--checkpoint", ckpt, "--resume", "--hidden", 32), 1,
-                    "--hidden 32 differs")
+    _one_line_error(_cli("train", "--checkpoint", ckpt, "--resume", "--hidden", 32, "--text",
+                         corpus_file), 1, "--hidden 32 differs")
     result = _cli("sample", ckpt, "--prime", "the ", "--length", 40, "--temperature", 0.5,
                   "--seed", 3)
     assert result.returncode == 0, result.stderr
@@ -388,7 +399,7 @@ def test_train_resume_and_sample_end_to_end(tmp_path, corpus_file):
     assert result.stdout == _cli("sample", ckpt, "--prime", "the ", "--length", 40,
                                  "--temperature", 0.5, "--seed", 3).stdout
     _one_line_error(_cli("sample", ckpt, "--prime", "QZ"), 1, "'Q', 'Z'")
-    _one_line_error(_cli("sample", ckpt, "--temperature", -1), 1, "temperature")
+    _one_line_error(_cli("sample", ckpt, "--temperature", -1), 2, "temperature")
 
 
 def test_sample_needs_a_text_model(tmp_path):

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from autograd_lite.graph import to_networkx
 from rnn import draw
-from rnn.argtypes import Parser, positive_int
+from rnn.argtypes import Parser, int_between, positive_int
 from rnn.cells import cell_names
 
 BUDGET = 2.0  # seconds, model to SVG, LSTM at T = 50
 PHASES = ("model graph", "to_networkx", "Digraph", "dot layout + svg")
+MAX_STEPS = 500  # a longer graph is collapsed anyway; beyond it only the wait grows
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time drawing the computation graph of an unrolled cell, model to SVG.",
         epilog="Example: rnn-lab bench draw --steps 50 --repeats 5",
     )
-    parser.add_argument("--steps", type=positive_int, default=50, metavar="T",
-                        help="time steps to unroll (default 50)")
+    parser.add_argument("--steps", type=int_between(1, MAX_STEPS), default=50, metavar="T",
+                        help=f"time steps to unroll, 1 to {MAX_STEPS} (default 50)")
     parser.add_argument("--cell", choices=cell_names(), default="lstm",
                         help="the cell (default lstm)")
     parser.add_argument("--repeats", type=positive_int, default=5, metavar="N",

@@ -21,9 +21,10 @@ import tracemalloc
 
 import numpy as np
 
-from rnn.argtypes import Parser, positive_int
+from rnn.argtypes import Parser, file_name, positive_int
 from rnn.bench.lstm_text import text_throughput
 from rnn.bench.lstm_variants import B, H, T, V, batch_ids, initial_weights, variants
+from rnn.data import DataError, read_text
 
 # ../shared/data/tinyshakespeare.txt from the repository root (the package never needs it)
 TEXT = os.path.join(
@@ -151,9 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--text",
-        default=TEXT,
-        help="text file for the chars/s measurement (default: "
-        "../shared/data/tinyshakespeare.txt from the repository root)",
+        type=file_name,
+        default=None,
+        help="UTF-8 text file for the chars/s measurement (default: "
+        "../shared/data/tinyshakespeare.txt from the repository root, skipped if missing)",
     )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     return parser
@@ -167,9 +169,26 @@ def _torch_available() -> bool:
     return True
 
 
+def _text(args) -> str | None:
+    """The chars/s text, read and checked now: --text must be a usable text file long
+    enough for one batch (DataError); the default text may be missing (None: skipped)."""
+    if args.quick or (args.text is None and not os.path.isfile(TEXT)):
+        return None
+    path = args.text or TEXT
+    text = read_text(path)
+    if len(text) < B * (T + 1):
+        raise DataError(f"{path}: {len(text)} characters are too few for the chars/s "
+                        f"measurement; it needs at least {B * (T + 1)}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table; returns an exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.text is not None and args.quick:
+        parser.error("--text is for the chars/s measurement, which --quick skips")
+    text = _text(args)  # a bad --text fails before the benchmark runs
     repeats = args.repeats or (5 if args.quick else 20)
     use_torch = not args.no_torch and _torch_available()
     threads = numpy_blas_threads()
@@ -234,11 +253,11 @@ def main(argv: list[str] | None = None) -> int:
             peak = numpy_peak_bytes(fn)
         print(f"  {name:<26} {'n/a' if peak is None else f'{peak / 2**20:8.1f} MiB'}")
 
-    path = args.text
-    if not os.path.isfile(path):
-        print(f"chars/s on text: skipped ({path} not found; pass --text FILE)")
+    if text is None:
+        print(f"chars/s on text: skipped ({TEXT} not found; pass --text FILE)")
         return 0
-    rates, n_chars, n_symbols = text_throughput(path, 5, use_torch, max(3, repeats // 4))
+    path = args.text or TEXT
+    rates, n_chars, n_symbols = text_throughput(text, 5, use_torch, max(3, repeats // 4))
     if rates is None:
         print(
             f"chars/s on text: skipped ({path} has {n_chars} characters; it needs at least "

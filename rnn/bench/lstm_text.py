@@ -13,10 +13,8 @@ from rnn.bench.lstm_variants import B, H, T, V, initial_weights, one_hot, our_mo
 from rnn.layers import detach_state
 
 
-def text_throughput(path, steps_per_variant: int, use_torch: bool, repeats: int):
-    """chars/s of truncated-BPTT training on a text file, ours (fused float32) and torch's."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        text = fh.read()
+def text_throughput(text: str, steps_per_variant: int, use_torch: bool, repeats: int):
+    """chars/s of truncated-BPTT training on a text, ours (fused float32) and torch's."""
     if len(text) < B * (T + 1):
         return None, len(text), 0
     symbols = sorted(set(text))

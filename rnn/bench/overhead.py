@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 import autograd_lite as al
-from rnn.argtypes import Parser, positive_int
+from rnn.argtypes import Parser, int_between, positive_int
 
 try:  # the engines compared, when installed
     import torch
@@ -28,6 +28,7 @@ except ImportError:
     autograd = anp = None
 
 SIZE = 4
+MAX_OPS = 300_000  # the graph of the chain is held in memory: about 1 kB per op
 
 
 def _inputs(seed: int = 0):
@@ -165,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "4-element arrays: autograd_lite beside PyTorch eager, HIPS autograd and NumPy.",
         epilog="Example: rnn-lab bench overhead --ops 3000 --repeats 15",
     )
-    parser.add_argument("--ops", type=positive_int, default=3000,
-                        help="chain length in ops (default 3000)")
+    parser.add_argument("--ops", type=int_between(3, MAX_OPS), default=3000,
+                        help=f"chain length in ops, 3 to {MAX_OPS} (default 3000)")
     parser.add_argument("--repeats", type=positive_int, default=15,
                         help="timed runs per engine, interleaved (default 15)")
     return parser

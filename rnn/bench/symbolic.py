@@ -10,7 +10,7 @@ import time
 import numpy as np
 from sympy.core.cache import clear_cache
 
-from rnn.argtypes import Parser, positive_int
+from rnn.argtypes import Parser, int_between, positive_int
 from rnn.symbolic import (
     CompiledCell,
     clear_caches,
@@ -75,10 +75,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--repeat", type=positive_int, default=3,
                         help="runs of each timing (median)")
-    parser.add_argument("--naive-hidden", type=positive_int, default=3,
-                        help="H of the naive route (3)")
-    parser.add_argument("--naive-inputs", type=positive_int, default=2,
-                        help="D of the naive route (2)")
+    parser.add_argument("--naive-hidden", type=int_between(1, 8), default=3,
+                        help="H of the naive route, 1 to 8 (3; minutes at 8)")
+    parser.add_argument("--naive-inputs", type=int_between(1, 8), default=2,
+                        help="D of the naive route, 1 to 8 (2)")
     parser.add_argument("--naive-repeat", type=positive_int, default=None,
                         help="runs of the naive route (default: --repeat)")
     args = parser.parse_args(argv)

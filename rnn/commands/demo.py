@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnn.argtypes import file_name
+from rnn.argtypes import file_name, seed
 from rnn.blas import single_thread_blas
+from rnn.interrupts import exit_status, signal_name, signal_of
 
 EXAMPLE = """\
 examples:
@@ -21,8 +22,8 @@ The five parts:
      character LSTM on a text (default: the Python language reference), then sample from it
   4. plot the loss curves, the gradient norm against lag and the LSTM's conveyor belt
   5. print a summary; open DIR/index.html to see everything together
-The same --seed gives the same numbers. Ctrl-C stops (exit status 130) and leaves only
-complete files behind.
+The same --seed gives the same numbers. Ctrl-C (exit status 130) or SIGTERM (143) stops it,
+ends its worker processes and leaves only complete files behind (and no empty folder).
 """
 
 
@@ -36,8 +37,9 @@ def register(subparsers) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=file_name, default="rnn-lab-demo", metavar="DIR",
                    help="folder for everything the demo writes (default ./rnn-lab-demo)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="random seed; the same seed gives the same numbers (default 0)")
+    p.add_argument("--seed", type=seed, default=0, metavar="S",
+                   help="random seed, 0 to 2**63 - 1; the same seed gives the same numbers "
+                        "(default 0)")
     p.add_argument("--quick", action="store_true",
                    help="smaller models and shorter runs: every part in under 30 seconds")
     p.add_argument("--text", type=file_name, metavar="FILE",
@@ -50,9 +52,6 @@ def register(subparsers) -> None:
 def run(args) -> int:
     """Run the demo; a bad input or output raises UserError, Ctrl-C returns 130."""
     single_thread_blas()  # before NumPy loads: the workers and this process run 1 BLAS thread
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")  # δ and σ on any terminal
     from tqdm.auto import tqdm
 
     from rnn.demo import run_demo
@@ -66,9 +65,9 @@ def run(args) -> int:
     try:
         run_demo(args.out, seed=args.seed, quick=args.quick, text_path=args.text, log=log,
                  progress=progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM
         sys.stdout.flush()
-        print(f"rnn-lab demo: interrupted; the files already in {args.out} are complete",
-              file=sys.stderr)
-        return 130
+        print(f"rnn-lab demo: interrupted ({signal_name(signal_of(exc))}); the files already "
+              f"in {args.out} are complete", file=sys.stderr)
+        return exit_status(exc)
     return 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnn.argtypes import CELL_CHOICES, file_name, positive_int
-from rnn.errors import UserError
+from rnn.argtypes import CELL_CHOICES, file_name, int_between, seed
+from rnn.errors import UsageError, UserError
 from rnn.io import output_target, write_text
 
 EPILOG = """\
@@ -17,6 +17,8 @@ over the equations in reverse (Greff et al. 2017 style deltas). --check compiles
 forms (sympy.cse + lambdify) into a BPTT and compares its gradients with the engine's graph
 of primitives, the fused op and finite differences; the exit status is 1 if any error is
 above tolerance (1e-10 against the engine, 1e-7 + 1e-5|n| against finite differences).
+The closed forms are per unit, so small sizes check them fully: each size is 1 to 16 (the
+finite differences grow with H^2 * B * T; at 16 the check takes about 20 s).
 
 Examples:
   rnn-lab derive lstm                        pretty text of the equations and closed forms
@@ -45,22 +47,44 @@ def register(subparsers) -> None:
                      help="write a Markdown report to FILE ('-' for standard output)")
     parser.add_argument("--check", action="store_true",
                         help="cross-check the compiled closed forms and print the errors")
-    size = parser.add_argument_group("cross-check problem size")
-    size.add_argument("--hidden", type=positive_int, default=3, metavar="H", help="units (3)")
-    size.add_argument("--inputs", type=positive_int, default=2, metavar="D", help="inputs (2)")
-    size.add_argument("--batch", type=positive_int, default=2, metavar="B", help="batch (2)")
-    size.add_argument("--steps", type=positive_int, default=3, metavar="T", help="steps (3)")
-    size.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    size = parser.add_argument_group("cross-check problem size (with --check; each 1 to 16)")
+    sized = int_between(1, MAX_SIZE)
+    size.add_argument("--hidden", type=sized, metavar="H", help="units (3)")
+    size.add_argument("--inputs", type=sized, metavar="D", help="inputs (2)")
+    size.add_argument("--batch", type=sized, metavar="B", help="batch (2)")
+    size.add_argument("--steps", type=sized, metavar="T", help="steps (3)")
+    size.add_argument("--seed", type=seed, help="random seed, 0 to 2**63 - 1 (0)")
     size.add_argument("--unrolled", action="store_true",
                       help="also compare with sympy.diff of the whole unrolled cell "
                       "(slow: seconds at H=2, T=2; needs H <= 3)")
     parser.set_defaults(func=run)
 
 
+MAX_SIZE = 16
+CHECK_DEFAULTS = {"hidden": 3, "inputs": 2, "batch": 2, "steps": 3, "seed": 0}
+
+
+def _check_flags(args) -> None:
+    """UsageError for cross-check options without --check (they would do nothing); fill in
+    the defaults of the others."""
+    given = [f"--{name}" for name in (*CHECK_DEFAULTS, "unrolled") if getattr(args, name)
+             not in (None, False)]
+    if given and not args.check:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UsageError(f"{', '.join(given)} only {verb} to --check (the cross-check)")
+    for name, default in CHECK_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.unrolled and args.hidden > 3:
+        raise UsageError(f"--unrolled needs --hidden <= 3 (got {args.hidden}): the unrolled "
+                         "derivation grows too fast")
+
+
 def run(args) -> int:
     """Print or write the derivation; with --check, run the cross-check."""
     from rnn.symbolic import SymbolicUnsupported
 
+    _check_flags(args)
     try:
         return _derive(args)
     except SymbolicUnsupported as exc:
@@ -70,11 +94,6 @@ def run(args) -> int:
 def _derive(args) -> int:
     from rnn.symbolic import cross_check, derivation_latex, derivation_markdown, derivation_pretty
 
-    if args.unrolled and not args.check:
-        raise UserError("--unrolled only applies to --check")
-    if args.unrolled and args.hidden > 3:
-        raise UserError(f"--unrolled needs --hidden <= 3 (got {args.hidden}): "
-                        "the unrolled derivation grows too fast")
     if args.latex:
         print(derivation_latex(args.cell))
     elif args.markdown == "-":

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from rnn.argtypes import CELL_CHOICES, LazyChoices, file_name, int_between
-from rnn.errors import UserError
+from rnn.errors import UsageError, UserError
 from rnn.io import output_folder, output_target
 
 GRAPHS = ("graph", "gradient-overlay")  # computation graphs of a live model
@@ -19,6 +19,7 @@ NAMES = LazyChoices(lambda: (*_draw().figures(), *GRAPHS))
 FORMATS = ("svg", "png", "pdf", "dot")
 STEPPED = ("unrolled", "rnn-module", "lstm-module", "gru", "peephole")
 MAX_STEPS = 50
+MAX_FOLDED = 1000  # a folded graph draws the same few nodes for any T
 DEFAULT_STEPS = {"graph": 3, "gradient-overlay": 30}
 
 EPILOG = """\
@@ -28,6 +29,9 @@ examples:
   rnn-lab draw forget --format pdf           writes forget.pdf here
   rnn-lab draw graph --steps 4 --cell gru    the live computation graph of a GRU, 4 steps
   rnn-lab draw graph --grad --collapse       after backward, shaded by gradient norm
+  rnn-lab draw graph --fold --steps 500      one block "LSTM × 500" with its recurrent line
+  rnn-lab draw graph --steps 500 --pages g   g/index.html: folded, one box per step, and each
+                                             box linked to that step's gates (steps/tK.svg)
   rnn-lab draw gradient-overlay --steps 30   RNN beside LSTM: the vanishing gradient
   rnn-lab draw mgu -o mgu.svg                a registered cell's module, drawn automatically
   rnn-lab draw --all diagrams                every figure as NAME.svg and NAME.dot
@@ -36,7 +40,8 @@ NAME is a concept diagram (folded, unrolled, rnn-module, lstm-module, legend, ce
 forget, input, update, output, gru, peephole), the module of any other registered cell by its
 name (cifg, mgu, ...: drawn from the cell's traced equations), graph or gradient-overlay.
 graph draws a small model unrolled T steps (--steps, default 3) on the readable path, every
-gate a node, one cluster per time step; --collapse draws each step as one box, --grad
+gate a node, one cluster per time step; --collapse draws each step as one box, --fold all
+the steps as one block "LSTM × T" with its recurrent line (any T up to 1000), --grad
 shades every node and line by the norm of the loss's gradient (log scale, colour bar).
 gradient-overlay draws an RNN and an LSTM (or --cell) unrolled T steps (default 30) side by
 side, the loss on the last step only, each step shaded by the gradient reaching it."""
@@ -63,8 +68,9 @@ def register(subparsers) -> None:
     which.add_argument("name", nargs="?", choices=NAMES, metavar="NAME", help="the diagram")
     which.add_argument("--all", type=file_name, metavar="FOLDER",
                        help="write every diagram into FOLDER")
-    parser.add_argument("--steps", type=int_between(1, MAX_STEPS), metavar="T",
-                        help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)})")
+    parser.add_argument("--steps", type=int_between(1, MAX_FOLDED), metavar="T",
+                        help=f"time steps or modules in a row ({', '.join(STEPPED + GRAPHS)}; "
+                        f"at most {MAX_STEPS}, or {MAX_FOLDED} with --fold)")
     parser.add_argument("-o", "--output", type=file_name, metavar="FILE",
                         help="default: NAME.FORMAT here")
     parser.add_argument("--format", choices=FORMATS,
@@ -76,6 +82,11 @@ def register(subparsers) -> None:
                         help="graph: run backward and shade by gradient norm")
     parser.add_argument("--collapse", action="store_true",
                         help="graph: one box per time step instead of every gate")
+    parser.add_argument("--fold", action="store_true",
+                        help="graph: all the time steps as one block with its recurrent line")
+    parser.add_argument("--pages", type=file_name, metavar="FOLDER",
+                        help="graph: write the three levels into FOLDER (index.html, "
+                        "folded.svg, steps.svg, steps/tK.svg), each step its own drawing")
     parser.set_defaults(func=run)
 
 
@@ -84,10 +95,18 @@ def run(args: argparse.Namespace) -> int:
     from rnn import draw
 
     graph_only = [flag for flag, given in (("--cell", args.cell), ("--grad", args.grad),
-                                           ("--collapse", args.collapse)) if given]
+                                           ("--collapse", args.collapse),
+                                           ("--fold", args.fold)) if given]
+    if args.pages is not None:
+        return _pages(args)
+    if args.steps is not None and args.steps > MAX_STEPS and not args.fold:
+        raise UsageError(f"--steps {args.steps}: at most {MAX_STEPS} unless the graph is "
+                         f"drawn with --fold")
+    if args.fold and args.collapse:
+        raise UsageError("--fold and --collapse are two levels of one drawing: choose one")
     if args.all is not None:
         if args.output or args.steps or graph_only:
-            raise UserError("--all draws every diagram at its default size into FOLDER; "
+            raise UsageError("--all draws every diagram at its default size into FOLDER; "
                             "-o, --steps, --cell, --grad and --collapse are for one diagram")
         folder = output_folder(args.all)
         fmt = args.format or "svg"
@@ -98,12 +117,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(written)} files to {folder}")
         return 0
     if args.name not in GRAPHS and graph_only:
-        raise UserError(f"{', '.join(graph_only)}: only for graph (--cell also for "
-                        f"gradient-overlay), not for the concept diagram {args.name}")
-    suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
-    fmt = args.format or (suffix if suffix in FORMATS else "svg")
-    if args.format and suffix in FORMATS and suffix != args.format:
-        raise UserError(f"-o {args.output} ends in .{suffix} but --format is {args.format}")
+        raise UsageError(f"{', '.join(graph_only)}: only for graph (--cell also for "
+                         f"gradient-overlay), not for the concept diagram {args.name}")
+    if args.steps and args.name not in STEPPED + GRAPHS:
+        raise UsageError(f"--steps is for {', '.join(STEPPED + GRAPHS)}; {args.name} is drawn "
+                         f"at one size")
+    if args.name == "gradient-overlay" and (args.collapse or args.grad or args.fold):
+        raise UsageError("gradient-overlay is always collapsed and shaded by gradient; "
+                         "--grad, --collapse and --fold are for graph")
+    if args.name == "gradient-overlay" and args.cell == "rnn":
+        raise UsageError("gradient-overlay draws the RNN beside another cell: choose "
+                         "--cell lstm, gru, peephole, cifg, mgu, ...")
+    if args.output:
+        try:
+            fmt = draw.format_of(args.output, args.format)
+        except ValueError as exc:
+            raise UsageError(f"-o {exc}") from None
+    else:
+        fmt = args.format or "svg"
     out = Path(args.output or f"{args.name}.{fmt}")
     output_target(out, "figure")  # a bad -o fails before the drawing
     try:
@@ -121,6 +152,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pages(args) -> int:
+    """`draw graph --pages FOLDER`: the three levels of the graph as linked drawings."""
+    from rnn.cells import cell_class
+    from rnn.draw.examples import unrolled_loss
+    from rnn.draw.stepped import write_step_pages
+
+    if args.name != "graph" or args.all or args.output or args.fold or args.collapse \
+            or args.grad or args.format not in (None, "svg"):
+        raise UsageError("--pages is for graph alone (with --steps and --cell): it writes "
+                         "every level itself, as SVG")
+    cell = args.cell or "lstm"
+    steps = args.steps or DEFAULT_STEPS["graph"]
+    title = cell_class(cell).title.split(" (")[0]
+    print(write_step_pages(unrolled_loss(cell, steps), args.pages, title))
+    return 0
+
+
 def _computation_graph(draw, args):
     """The live computation graph asked for; notes (a graph collapsed for size) go to stderr."""
     steps = args.steps or DEFAULT_STEPS[args.name]
@@ -128,14 +176,8 @@ def _computation_graph(draw, args):
         warnings.simplefilter("always", draw.GraphCollapsed)
         if args.name == "graph":
             graph = draw.unrolled_graph(args.cell or "lstm", steps, grad=args.grad,
-                                        collapse=args.collapse)
+                                        collapse=args.collapse, fold=args.fold)
         else:
-            if args.collapse or args.grad:
-                raise UserError("gradient-overlay is always collapsed and shaded by gradient; "
-                            "--grad and --collapse are for graph")
-            if args.cell == "rnn":
-                raise UserError("gradient-overlay draws the RNN beside another cell: choose "
-                                "--cell lstm, gru, peephole, cifg, mgu, ...")
             graph = draw.gradient_overlay(steps, cells=("rnn", args.cell or "lstm"))
     for note in notes:
         print(f"rnn-lab draw: note: {note.message}", file=sys.stderr)

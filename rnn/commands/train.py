@@ -6,10 +6,24 @@ import argparse
 import os
 import sys
 
-from rnn.argtypes import CELL_CHOICES, file_name, positive_int
+from rnn.argtypes import (
+    CELL_CHOICES,
+    file_name,
+    file_with_suffix,
+    fraction,
+    int_between,
+    memory_size,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed,
+)
 from rnn.blas import single_thread_blas
-from rnn.errors import UserError
+from rnn.errors import UsageError, UserError
+from rnn.interrupts import exit_status, signal_name
 from rnn.io import output_target
+from rnn.resources import ENV as MEMORY_ENV
 
 EXAMPLE = """\
 examples:
@@ -20,8 +34,12 @@ examples:
   rnn-lab sample shakespeare.npz --prime "ROMEO:" --temperature 0.8 --length 300
   rnn-lab train --engine torch --nproc 2 --task text --text input.txt --hidden 512
 
-Ctrl-C saves a checkpoint and exits with status 130; resume with --resume.
+Ctrl-C saves a checkpoint and exits with status 130 (SIGTERM: 143); resume with --resume.
+A new run never replaces an existing checkpoint unless --force is given. Sizes whose memory
+estimate exceeds the limit (--max-memory, default half the RAM) are refused before training.
 """
+MAX_LAYERS = 100  # as rnn.training.config.MAX_LAYERS; spelled out so --help imports nothing
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 # Options whose value, when given with --resume, must agree with the checkpoint.
 _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr", "optimizer",
@@ -43,35 +61,45 @@ def register(subparsers) -> None:
                         "mgu, ... (default lstm)")
     p.add_argument("--text", type=file_name, metavar="FILE",
                    help="UTF-8 text file for --task text")
-    p.add_argument("--steps", type=int, metavar="N",
+    p.add_argument("--steps", type=positive_int, metavar="N",
                    help="train until step N (default 1000; with --resume, the saved target)")
-    p.add_argument("--hidden", type=int, metavar="H", help="hidden units (default 64)")
-    p.add_argument("--layers", type=int, metavar="L", help="stacked layers (default 1)")
-    p.add_argument("--seq-len", type=int, metavar="T",
+    p.add_argument("--hidden", type=positive_int, metavar="H", help="hidden units (default 64)")
+    p.add_argument("--layers", type=int_between(1, MAX_LAYERS), metavar="L",
+                   help=f"stacked layers, 1 to {MAX_LAYERS} (default 1)")
+    p.add_argument("--seq-len", type=positive_int, metavar="T",
                    help="sequence length (copy: the delay; default adding 50, copy 20, "
-                        "text 64; reber strings set their own length)")
-    p.add_argument("--batch", type=int, metavar="B", help="batch size (default 32)")
-    p.add_argument("--lr", type=float, metavar="X", help="learning rate (default 1e-3)")
+                        "text 64; not for reber: its strings set their own length)")
+    p.add_argument("--batch", type=positive_int, metavar="B", help="batch size (default 32)")
+    p.add_argument("--lr", type=positive_float, metavar="X", help="learning rate (default 1e-3)")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=None,
                    help="optimizer (default adam)")
-    p.add_argument("--momentum", type=float, metavar="X", help="SGD momentum (default 0)")
-    p.add_argument("--clip", type=float, metavar="X",
+    p.add_argument("--momentum", type=fraction, metavar="X",
+                   help="SGD momentum, from 0 up to 1 (default 0; only with --optimizer sgd)")
+    p.add_argument("--clip", type=non_negative_float, metavar="X",
                    help="clip gradients to this global norm; 0 turns it off (default 1.0)")
-    p.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, metavar="S",
+                   help="random seed, 0 to 2**63 - 1 (default 0)")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="parameter dtype (default float64)")
-    p.add_argument("--val-every", type=int, metavar="N",
+    p.add_argument("--val-every", type=positive_int, metavar="N",
                    help="validate every N steps (default 100)")
-    p.add_argument("--embedding", type=int, metavar="E",
-                   help="learned embedding size for tokens; 0 = one-hot (default 0)")
+    p.add_argument("--embedding", type=non_negative_int, metavar="E",
+                   help="learned embedding size for tokens (copy, reber, text); 0 = one-hot "
+                        "(default 0)")
     p.add_argument("--checkpoint", type=file_name, metavar="PATH",
                    help="checkpoint file (default ./<task>-<cell>.npz)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run saved in --checkpoint")
-    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="continue the run saved in --checkpoint (a text run needs --text too: "
+                        "the same file, checked by its sha256)")
+    p.add_argument("--force", action="store_true",
+                   help="let a new run replace an existing --checkpoint file")
+    p.add_argument("--save-every", type=non_negative_int, default=0, metavar="N",
                    help="also save every N steps (default: only at the end and on Ctrl-C)")
-    p.add_argument("--plot", type=file_name, metavar="PNG",
-                   help="write the loss history plot to this PNG")
+    p.add_argument("--plot", type=file_with_suffix(*PLOT_SUFFIXES), metavar="FILE",
+                   help="write the loss history plot to FILE (.png, .pdf or .svg)")
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                   help=f"refuse sizes whose memory estimate exceeds SIZE, e.g. 8GB (default: "
+                        f"${MEMORY_ENV}, else half the RAM)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--engine", choices=("numpy", "torch"), default="numpy",
                    help="numpy: the autograd_lite engine (default); torch: PyTorch, the same "
@@ -89,13 +117,40 @@ def _config_from_args(args):
 
     given = {name: getattr(args, name) for name in (*_CONFIG_OPTIONS, "steps", "text")
              if getattr(args, name) is not None}
-    if "text" in given:
-        given["text"] = os.path.abspath(given["text"])
     return TrainConfig(**given)
 
 
-def _check_resume_args(args, saved: dict, path: str) -> None:
+def _check_flags(args) -> None:
+    """UsageError for options that cannot go together or would do nothing."""
+    if args.engine != "torch" and (args.device is not None or args.nproc is not None):
+        raise UsageError("--device and --nproc need --engine torch")
+    if args.resume:
+        if not args.checkpoint:
+            raise UsageError("--resume needs --checkpoint PATH (the run to continue)")
+        if args.force:
+            raise UsageError("--force is for a new run that replaces a checkpoint; --resume "
+                             "continues and updates it")
+        return  # the other options are checked against the checkpoint's
+    task = args.task or "adding"
+    if task == "text" and args.text is None:
+        raise UsageError("--task text needs --text FILE (a UTF-8 text file)")
+    if task != "text" and args.text is not None:
+        raise UsageError(f"--text is only for --task text (the task is {task})")
+    if args.momentum and (args.optimizer or "adam") != "sgd":
+        raise UsageError(f"--momentum is for --optimizer sgd; "
+                         f"{args.optimizer or 'adam'} keeps its own moment estimates")
+    if args.embedding and task == "adding":
+        raise UsageError("--embedding is for tasks with tokens (copy, reber, text); the "
+                         "adding problem's inputs are numbers")
+    if args.seq_len == 1 and task == "adding":
+        raise UsageError("--seq-len must be at least 2 for the adding problem (two marked "
+                         "numbers)")
+    if args.seq_len is not None and task == "reber":
+        raise UsageError("--seq-len does not apply to --task reber: each Reber string has "
+                         "its own length")
 
+
+def _check_resume_args(args, saved: dict, path: str) -> None:
     for name in _CONFIG_OPTIONS:
         value = getattr(args, name)
         if value is not None and saved.get(name) != value:
@@ -103,9 +158,26 @@ def _check_resume_args(args, saved: dict, path: str) -> None:
             raise UserError(f"{flag} {value} differs from the checkpoint's {name}="
                             f"{saved.get(name)!r} ({path}); drop it to resume, or start a "
                             f"new run with another --checkpoint")
-    if args.text is not None and os.path.abspath(args.text) != saved.get("text"):
-        raise UserError(f"--text {args.text} differs from the checkpoint's text "
-                        f"{saved.get('text')!r} ({path})")
+    if args.text is not None and saved.get("task") != "text":
+        raise UsageError(f"--text is only for a text run; {path} holds a run of "
+                         f"--task {saved.get('task')}")
+
+
+def _refuse_to_replace(path: str) -> None:
+    """UserError if `path` (or what it links to) exists: a new run never replaces a file
+    silently; the message says what is there and how to go on."""
+    if not os.path.exists(path):
+        return
+    from rnn.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        saved = load_checkpoint(path)
+        what = (f"a checkpoint of {saved.config.get('cell')} on {saved.config.get('task')} at "
+                f"step {saved.step}")
+    except CheckpointError:
+        what = "not a checkpoint rnn-lab can read"
+    raise UserError(f"{path} already exists ({what}); continue that run with --resume, "
+                    f"choose another --checkpoint, or replace it with --force")
 
 
 def run(args) -> int:
@@ -120,10 +192,9 @@ def run(args) -> int:
         sys.stdout.flush()
 
     progress = False if args.no_progress else None
-    if args.engine != "torch" and (args.device is not None or args.nproc is not None):
-        print("rnn-lab train: error: --device and --nproc need --engine torch (see --help)",
-              file=sys.stderr)
-        return 2
+    _check_flags(args)
+    if args.max_memory is not None:
+        os.environ[MEMORY_ENV] = str(args.max_memory)  # read by the memory checks
     runner, extra = Trainer, {}
     if args.engine == "torch":
         from rnn.torch_engine import require_torch
@@ -132,25 +203,23 @@ def run(args) -> int:
         from rnn.torch_engine.launch import TorchRun
 
         runner, extra = TorchRun, {"device": args.device or "cpu", "nproc": args.nproc}
-    if args.save_every < 0:
-        raise UserError(f"--save-every must not be negative, got {args.save_every}")
     if args.plot:
         output_target(args.plot, "plot")  # a bad --plot fails before the training
     if args.resume:
-        if not args.checkpoint:
-            raise UserError("--resume needs --checkpoint PATH (the run to continue)")
         if not os.path.exists(args.checkpoint):
             raise CheckpointError(f"{args.checkpoint}: no such checkpoint to resume")
         saved = load_checkpoint(args.checkpoint).config
         _check_resume_args(args, saved, args.checkpoint)
         check_writable(args.checkpoint)
-        trainer = runner.resume(args.checkpoint, steps=args.steps, progress=progress,
-                                log=log, save_every=args.save_every, **extra)
+        trainer = runner.resume(args.checkpoint, steps=args.steps, text_path=args.text,
+                                progress=progress, log=log, save_every=args.save_every, **extra)
         config = trainer.config
     else:
         config = _config_from_args(args)
         path = args.checkpoint or f"{config.task}-{config.cell}.npz"
         check_writable(path)
+        if not args.force:
+            _refuse_to_replace(path)
         trainer = runner.from_config(config, checkpoint=path, progress=progress, log=log,
                                      save_every=args.save_every, **extra)
     try:
@@ -158,8 +227,9 @@ def run(args) -> int:
     except TrainingInterrupted as stop:
         where = (f"checkpoint saved to {stop.path} (continue with --checkpoint {stop.path} "
                  f"--resume)" if stop.path else "nothing saved")
-        print(f"rnn-lab train: interrupted at step {stop.step}; {where}", file=sys.stderr)
-        return 130
+        print(f"rnn-lab train: interrupted ({signal_name(stop.signum)}) at step {stop.step}; "
+              f"{where}", file=sys.stderr)
+        return exit_status(stop)
     if getattr(trainer, "quiet", False):  # a torchrun rank other than 0
         return 0
     history = trainer.history

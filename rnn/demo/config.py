@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rnn.data import read_text
 from rnn.errors import UserError
 from rnn.experiment import LongTermConfig
+from rnn.experiment_born_in import BornInConfig
 
 try:
     from pydoc_data.topics import topics  # the language reference, in most Pythons
@@ -33,6 +34,10 @@ class DemoConfig:
     adding_steps: int = 2000
     adding_hidden: int = 32
     workers: int = 2
+    # "I was born in France ... I can speak French": one seed per cell, the same budget
+    born_in_gaps: tuple = (2, 5, 10, 20, 30, 45, 60)
+    born_in_steps: int = 2000
+    born_in_hidden: int = 32
     # the gradient overlay: an RNN and an LSTM unrolled this many steps
     overlay_steps: int = 30
     # the character model
@@ -55,6 +60,7 @@ class DemoConfig:
     def quick_config(cls, seed: int = 0) -> DemoConfig:
         """Every part, with small models and short runs (well under 30 seconds)."""
         return cls(seed=seed, quick=True, check=(3, 2, 2, 3), lags=(10, 25), adding_steps=1000,
+                   born_in_gaps=(2, 5, 10, 20), born_in_steps=250, born_in_hidden=16,
                    overlay_steps=12, char_hidden=64, char_seq=32, char_batch=32,
                    char_steps=300, char_lr=1e-2, char_val_every=100, sample_length=160)
 
@@ -73,6 +79,13 @@ class DemoConfig:
                                  seed=self.seed)
         cfg.workers = self.workers
         return cfg
+
+    def born_in(self) -> BornInConfig:
+        """The `BornInConfig` of the "born in" part (the experiment's defaults otherwise)."""
+        return BornInConfig(gaps=self.born_in_gaps, steps=self.born_in_steps,
+                            hidden=self.born_in_hidden, seeds=1, seed=self.seed,
+                            test_size=200 if self.quick else 500, grad_batch=32,
+                            workers=self.workers)
 
 
 def default_text() -> str:

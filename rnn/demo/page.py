@@ -66,6 +66,17 @@ def summary_lines(s: dict) -> list[str]:
                  f"graph), {x['fused']:.1e} (fused kernel)")
     lines.append(f"  against finite differences {x['fd']:.1e}: "
                  f"{'OK' if x['ok'] else 'FAILED'}")
+    b = s["born_in"]
+    lines.append(f"\"I was born in France ... I can speak\" -> French, accuracy at gaps "
+                 f"{', '.join(map(str, b['gaps']))} ({b['steps']} steps, same budget, chance "
+                 f"{b['chance']:.0%}):")
+    for cell, acc in b["accuracy"].items():
+        lines.append(f"  {cell:<8} " + "  ".join(f"{a:4.0%}" for a in acc))
+    if b.get("lstm"):
+        u = b["lstm"]
+        lines.append(f"  LSTM country units {', '.join(map(str, u['country_units']))}: the best "
+                     f"alone names the country for {u['best_unit_accuracy']:.0%} at gap "
+                     f"{u['gap']}")
     lines.append(f"character LSTM on {ch['text']} ({ch['characters']:,} characters, "
                  f"{ch['vocab']} distinct):")
     lines.append(f"  validation loss {ch['val_loss']:.4f} nats/char = "
@@ -126,6 +137,18 @@ def index_html(folder: Path, s: dict, files: dict) -> str:
         results_md=e(files["results_md"]),
         conveyor_belt=figure("conveyor_belt", "Forget gate and cell state per unit over "
                              "time; the marked steps dashed.", "wide"),
+        born_in_steps=s["born_in"]["steps"], born_in_hidden=s["born_in"]["hidden"],
+        born_in_max=max(s["born_in"]["gaps"]),
+        born_in_accuracy=figure("born_in_accuracy", "Accuracy of the language against the "
+                                "gap between the country and the question, one curve per cell."),
+        born_in_gradients=figure("born_in_gradients", "||dL/dh|| at the country word against "
+                                 "the gap: at initialisation, and after training as a share of "
+                                 "the gradient at \"speak\"."),
+        born_in_units=figure("born_in_units", "The trained LSTM's country units: their cell "
+                             "state along the sentence, one line per country.", "wide"),
+        born_in_belt=figure("born_in_belt", "Forget gate and cell state of the trained LSTM "
+                            "along one sentence, the words as the x axis.", "wide"),
+        born_in_md=e(files["born_in_md"]),
         char_hidden=ch["hidden"], char_steps=ch["steps"], char_text=e(ch["text"]),
         val_loss=f"{ch['val_loss']:.4f}", bits_per_char=f"{ch['bits_per_char']:.4f}",
         temperature=f"{ch['temperature']:g}", sample=e(ch["sample"]),

@@ -19,8 +19,13 @@ from rnn.demo.parts import (
     train_char_model,
     write_experiment_reports,
 )
+from rnn.experiment import pool_size
+from rnn.experiment_born_in import run_all as run_born_in
 from rnn.io import output_folder, write_text
 from rnn.plots import plot_char_model, plot_conveyor_belt, plot_path_magnitudes
+from rnn.reports_born_in import REPORT_FILES as BORN_IN_FILES
+from rnn.reports_born_in import analyse
+from rnn.reports_born_in import write_reports as write_born_in_reports
 from rnn.tasks import ADDING_BASELINE_MSE
 
 PARTS = 5
@@ -34,6 +39,11 @@ PAGE_FILES = {
     "conveyor_belt": "plots/conveyor_belt.png",
     "char_loss": "plots/char_model_loss.png",
     "path_magnitudes": "plots/path_magnitudes.png",
+    "born_in_accuracy": "born-in/accuracy_vs_gap.png",
+    "born_in_gradients": "born-in/country_gradients.png",
+    "born_in_units": "born-in/country_units.png",
+    "born_in_belt": "born-in/forget_gate.png",
+    "born_in_md": "born-in/results.md",
 }
 
 
@@ -58,7 +68,7 @@ class _Steps:
 def prepare_folder(folder) -> Path:
     """`folder` (made if missing, in a folder that exists) with its subfolders."""
     folder = output_folder(folder)
-    for sub in ("figures", "plots", "experiment"):
+    for sub in ("figures", "plots", "experiment", "born-in"):
         output_folder(folder / sub)
     return folder
 
@@ -82,7 +92,7 @@ def _log_derivation(der: dict, cfg: DemoConfig, log) -> None:
 
 
 def _summary(cfg: DemoConfig, exp_cfg, der, exp_summary, belt, text, text_name, corpus,
-             trainer, batch, seq_len, sample) -> dict:
+             trainer, batch, seq_len, sample, born_in) -> dict:
     """The measured numbers of a run, as summary.json holds them."""
     val = {k[4:]: v[-1] for k, v in trainer.history.items()
            if k.startswith("val_") and k != "val_step" and v}
@@ -104,6 +114,10 @@ def _summary(cfg: DemoConfig, exp_cfg, der, exp_summary, belt, text, text_name, 
                        "seq_len": seq_len, "val_loss": float(val.get("loss", math.nan)),
                        "bits_per_char": float(val.get("bits_per_char", math.nan)),
                        "temperature": cfg.temperature, "sample": sample},
+        "born_in": {"gaps": born_in["config"]["gaps"], "steps": born_in["config"]["steps"],
+                    "hidden": born_in["config"]["hidden"], "chance": born_in["chance"],
+                    "accuracy": {c: a["mean"] for c, a in born_in["accuracy"].items()},
+                    "lstm": born_in.get("lstm")},
     }
     summary["summary"] = summary_lines(summary)
     return summary
@@ -133,12 +147,20 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
         f"computation graphs in {figures}")
 
     exp_cfg = cfg.experiment()
-    steps.start("Training a tanh RNN and an LSTM on the adding problem, then a character LSTM")
+    steps.start("Training a tanh RNN and an LSTM on the adding problem, RNN, LSTM and GRU on "
+                "\"I was born in France ... I can speak French\", then a character LSTM")
     log(f"      adding problem: T = {', '.join(map(str, exp_cfg.lags))}; {exp_cfg.steps} steps, "
-        f"hidden {exp_cfg.hidden}, the same budget for both cells, {exp_cfg.workers} processes")
+        f"hidden {exp_cfg.hidden}, the same budget for both cells, "
+        f"{pool_size(exp_cfg)} processes")
     t0 = time.perf_counter()
     results, lstm_state = train_adding(exp_cfg, log, progress)
     exp_seconds = time.perf_counter() - t0
+    bi_cfg = cfg.born_in()
+    log(f"      born in France: gaps {', '.join(map(str, bi_cfg.gaps))}; {bi_cfg.steps} steps, "
+        f"hidden {bi_cfg.hidden}, cells {', '.join(bi_cfg.cells)}")
+    t0 = time.perf_counter()
+    bi_results = run_born_in(bi_cfg, progress=progress, log=lambda line: log("      " + line))
+    bi_seconds = time.perf_counter() - t0
     log(f"      character model: {text_name} ({len(text):,} characters), hidden "
         f"{cfg.char_hidden}, {cfg.char_steps} steps")
     trainer, corpus, batch, seq_len = train_char_model(
@@ -149,7 +171,8 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
         log(f"      | {line}")
     written.append(write_text(folder / "sample.txt", sample + "\n"))
 
-    steps.start("Plotting: loss curves, gradient norm against lag, the conveyor belt")
+    steps.start("Plotting: loss curves, gradient norm against lag, the conveyor belt, "
+                "accuracy against the gap, the country units")
     exp_summary, exp_files = write_experiment_reports(results, exp_cfg, exp_dir, exp_seconds)
     written += exp_files
     belt = conveyor_belt(lstm_state, exp_cfg.hidden, exp_cfg.grad_lag, cfg.seed)
@@ -160,11 +183,14 @@ def run_demo(out=DEFAULT_OUT, seed: int = 0, quick: bool = False, text_path=None
     written.append(plots / "char_model_loss.png")
     plot_path_magnitudes(plots / "path_magnitudes.png")
     written.append(plots / "path_magnitudes.png")
-    log(f"      wrote the plots to {plots} and {exp_dir}")
+    bi_summary = write_born_in_reports(bi_results, bi_cfg, folder / "born-in", bi_seconds,
+                                       analyse(bi_results, bi_cfg))
+    written += [folder / "born-in" / name for name in sorted(BORN_IN_FILES)]
+    log(f"      wrote the plots to {plots}, {exp_dir} and {folder / 'born-in'}")
 
     steps.start("Writing summary.json and index.html")
     summary = _summary(cfg, exp_cfg, der, exp_summary, belt, text, text_name, corpus, trainer,
-                       batch, seq_len, sample)
+                       batch, seq_len, sample, bi_summary)
     summary["files"] = [p.relative_to(folder).as_posix() for p in written] + [
         "summary.json", "index.html"]
     summary["wall_seconds"] = time.perf_counter() - t_start

@@ -46,7 +46,14 @@ from rnn.draw.graphs import (
 from rnn.draw.labels import MAX_LABEL, SIGMA, TILDE, escape_label
 from rnn.draw.layouts import LSTM_STEPS, UNIT_X, UNIT_Y
 from rnn.draw.plan import OP_SYMBOLS
-from rnn.draw.rendering import FORMATS, INSTALL_HINT, GraphvizError, GraphvizNotFound, render
+from rnn.draw.rendering import (
+    FORMATS,
+    INSTALL_HINT,
+    GraphvizError,
+    GraphvizNotFound,
+    format_of,
+    render,
+)
 from rnn.draw.scale import GradScale, decade, rounded
 from rnn.draw.style import (
     FONT,

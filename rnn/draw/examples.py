@@ -21,6 +21,7 @@ from rnn.draw.plan import make_plan
 from rnn.draw.rendering import render
 from rnn.draw.scale import GradScale
 from rnn.draw.style import GREY
+from rnn.cells import cell_class
 from rnn.draw.timesteps import nx_graph, time_steps
 from rnn.io import output_folder
 from rnn.layers import make_layer
@@ -52,11 +53,13 @@ def unrolled_loss(cell: str = "lstm", steps: int = 3, *, hidden: int = 4, inputs
 
 
 def unrolled_graph(cell: str = "lstm", steps: int = 3, *, grad: bool = False,
-                   collapse: bool = False, **model) -> graphviz.Digraph:
-    """The computation graph of `unrolled_loss(cell, steps)`; with `grad`, the gradient overlay."""
+                   collapse: bool = False, fold: bool = False, **model) -> graphviz.Digraph:
+    """The computation graph of `unrolled_loss(cell, steps)`; with `grad`, the gradient overlay;
+    `collapse`: one box per step; `fold`: one block "LSTM × T" for all of them."""
     loss = unrolled_loss(cell, steps, backward=grad, **model)
     return computation_graph(loss, grad=grad, collapse=collapse, max_nodes=_graphs.MAX_NODES,
-                             name=f"{cell}_unrolled{'_grad' if grad else ''}")
+                             name=f"{cell}_unrolled{'_grad' if grad else ''}",
+                             fold=cell_class(cell).title.split(" (")[0] if fold else None)
 
 
 def gradient_overlay(steps: int = 30, cells=("rnn", "lstm"), **model) -> graphviz.Digraph:

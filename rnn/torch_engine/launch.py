@@ -69,11 +69,11 @@ def check_batch(world: int, batch: int) -> None:
 
 def _record(spec: dict) -> Trainer:
     """The engine Trainer a spec describes (fresh or resumed): the run's record."""
-    common = {"checkpoint": spec["checkpoint"], "save_every": spec["save_every"]}
     if spec["resume"]:
         return Trainer.resume(spec["checkpoint"], steps=spec["steps"],
-                              save_every=spec["save_every"])
-    return Trainer.from_config(TrainConfig.from_dict(spec["config"]), **common)
+                              text_path=spec["text_path"], save_every=spec["save_every"])
+    return Trainer.from_config(TrainConfig.from_dict(spec["config"]),
+                               checkpoint=spec["checkpoint"], save_every=spec["save_every"])
 
 
 class TorchRun:
@@ -103,15 +103,16 @@ class TorchRun:
                     nproc=None, progress=None, log=None) -> TorchRun:
         """A fresh run of `config` (the model starts from the engine's initial weights)."""
         spec = {"config": config.to_dict(), "checkpoint": checkpoint, "resume": False,
-                "steps": None, "save_every": save_every}
+                "steps": None, "text_path": None, "save_every": save_every}
         return cls(spec, _record(spec), device, nproc, progress, log)
 
     @classmethod
-    def resume(cls, path, steps=None, save_every=0, device="cpu", nproc=None, progress=None,
-               log=None) -> TorchRun:
-        """The run saved at `path` (by either engine), continued on torch."""
+    def resume(cls, path, steps=None, text_path=None, save_every=0, device="cpu", nproc=None,
+               progress=None, log=None) -> TorchRun:
+        """The run saved at `path` (by either engine), continued on torch (a text run reads
+        its text from `text_path`, as Trainer.resume does)."""
         spec = {"config": None, "checkpoint": path, "resume": True, "steps": steps,
-                "save_every": save_every}
+                "text_path": text_path, "save_every": save_every}
         return cls(spec, _record(spec), device, nproc, progress, log)
 
     def fit(self) -> dict:
@@ -166,10 +167,11 @@ class TorchRun:
                     with contextlib.suppress(OutputError):
                         remove_leftovers(path, p.pid)
         kind, payload = sup.messages.get(0, (None, None))
-        if sup.signalled and kind != "done":
+        if sup.signalled is not None and kind != "done":
             if kind == "interrupted":
-                raise TrainingInterrupted(payload["step"], payload["path"])
-            raise TrainingInterrupted(self.step, None)  # stopped before rank 0 could save
+                raise TrainingInterrupted(payload["step"], payload["path"], payload["signum"])
+            # (stopped before rank 0 could save)
+            raise TrainingInterrupted(self.step, None, sup.signalled)
         if sup.died is not None:
             rank, how = sup.died
             raise UserError(f"rank {rank} of {self.nproc} {how}; the run stopped. "
@@ -177,7 +179,7 @@ class TorchRun:
         if sup.errors:
             raise UserError(sup.errors[0])
         if kind == "interrupted":  # a rank was signalled directly
-            raise TrainingInterrupted(payload["step"], payload["path"])
+            raise TrainingInterrupted(payload["step"], payload["path"], payload["signum"])
         return self._finish(payload["history"], payload["step"])
 
 
@@ -190,13 +192,13 @@ class _Supervisor:
         self.messages: dict[int, tuple] = {}  # rank -> (kind, payload)
         self.errors: list[str] = []  # error messages, in arrival order
         self.died: tuple | None = None  # (rank, how) of the first rank that died
-        self.signalled = 0
+        self.signalled = None  # the last stop signal forwarded to the ranks
         self.failed_at = None
 
     @contextlib.contextmanager
     def forwarding_signals(self):
         def forward(signum, frame):
-            self.signalled += 1
+            self.signalled = signum
             self._signal_all(signum)
 
         previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -272,7 +274,7 @@ def _worker(rank: int, world: int, spec: dict, options: dict, writers) -> None:
         message = ("done", {"history": history, "step": trainer.step} if rank == 0 else None)
         _end_group()  # (every rank is here: the group ends cleanly)
     except TrainingInterrupted as stop:
-        message = ("interrupted", {"step": stop.step, "path": stop.path})
+        message = ("interrupted", {"step": stop.step, "path": stop.path, "signum": stop.signum})
         _end_group()
     except UserError as exc:
         message = ("error", str(exc))

@@ -13,12 +13,12 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from rnn.interrupts import deferred_stop
 from rnn.torch_engine import require_torch
 from rnn.torch_engine.backend import torch_dtype
 from rnn.torch_engine.models import (
@@ -72,8 +72,8 @@ class TorchTrainer:
         dtype = torch_dtype(torch, record.model.dtype)
         self.task = torch_task(record.problem, self.device, dtype, rank, world)
         self.carry = self._carry_from(record.carry)
-        self.stop_requested = False  # a signal reached this process
-        self.stopping = False  # every rank agreed to stop after this step
+        self.flag = {"signum": None}  # a stop signal that reached this process
+        self.stopping = None  # the stop signal every rank agreed on after this step
 
     # -- the record's state -------------------------------------------------------------
     @property
@@ -100,12 +100,15 @@ class TorchTrainer:
         total, count, state = self.task.loss(self.net, batch, self.carry)
         # DDP averages gradients over ranks: scaled so, the sum is the global mean's.
         (total * (self.world / count)).backward()
-        stats = torch.tensor([float(total.detach()), float(self._wants_stop())],
-                             dtype=torch.float64, device=self.device)
+        # One all-reduce: the loss, and how many ranks saw SIGINT and SIGTERM.
+        wants = self._wants_stop()
+        stats = torch.tensor([float(total.detach()), wants == signal.SIGINT,
+                              wants == signal.SIGTERM], dtype=torch.float64, device=self.device)
         if self.world > 1:
             dist.all_reduce(stats)
         value = float(stats[0]) / count
-        self.stopping = bool(stats[1] > 0)
+        self.stopping = signal.SIGTERM if stats[2] > 0 else signal.SIGINT if stats[1] > 0 \
+            else None
         if not math.isfinite(value):
             raise TrainingError(f"the loss became {value} at step {r.step + 1}; "
                                 f"try a lower --lr or a smaller --clip")
@@ -125,9 +128,11 @@ class TorchTrainer:
         r.history["grad_norm"].append(norm)
         return value, norm
 
-    def _wants_stop(self) -> bool:
-        orphaned = self.parent_pid is not None and os.getppid() != self.parent_pid
-        return self.stop_requested or orphaned
+    def _wants_stop(self) -> int | None:
+        """The stop signal this process got (SIGTERM if its supervisor has gone), or None."""
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            return signal.SIGTERM
+        return self.flag["signum"]
 
     def validate(self) -> dict[str, float]:
         """Validation metrics (rank 0 only; others return {}), recorded in the history."""
@@ -148,24 +153,12 @@ class TorchTrainer:
         and raises TrainingInterrupted; a second signal aborts at once without saving.
         """
         steps = self.config.steps if steps is None else steps
-
-        def on_signal(signum, frame):
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-
-        main = threading.current_thread() is threading.main_thread()
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
-            if main else {}
-        try:
+        with deferred_stop() as self.flag:
             self.log(f"training {self._describe()} from step {self.step} to {steps}")
             self._loop(steps)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        if self.stopping:
+        if self.stopping is not None:
             path = self.save() if self.checkpoint_path else None
-            raise TrainingInterrupted(self.step, path)
+            raise TrainingInterrupted(self.step, path, self.stopping)
         if self.checkpoint_path:
             self.save()
         return self.history
@@ -184,7 +177,7 @@ class TorchTrainer:
                    file=sys.stderr, dynamic_ncols=True, unit="step", leave=True)
         tokens, t0 = 0, time.perf_counter()
         try:
-            while self.step < steps and not self.stopping:
+            while self.step < steps and self.stopping is None:
                 loss, norm = self.train_step()
                 tokens += record.problem.tokens_per_batch
                 bar.update(1)

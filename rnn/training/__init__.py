@@ -17,7 +17,7 @@ from rnn.training.problems import (
     build,
     regression_mse,
 )
-from rnn.training.sampling import check_sample_args, sample
+from rnn.training.sampling import check_sample_args, generate, sample
 from rnn.training.trainer import (
     Trainer,
     TrainingError,
@@ -32,6 +32,6 @@ __all__ = [
     "CharModel", "RegressionModel", "make_model", "model_from_checkpoint",
     "AddingProblem", "CopyProblem", "Problem", "ReberProblem", "TextProblem", "build",
     "regression_mse",
-    "check_sample_args", "sample",
+    "check_sample_args", "generate", "sample",
     "Trainer", "TrainingError", "TrainingInterrupted", "make_optimizer", "train",
 ]

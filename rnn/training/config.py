@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,13 @@ _FIELD_TYPES = {"task": (str,), "cell": (str,), "hidden": (int,), "layers": (int
                 "seq_len": (int,), "batch": (int,), "steps": (int,), "lr": (float, int),
                 "optimizer": (str,), "momentum": (float, int), "clip": (float, int),
                 "seed": (int,), "dtype": (str,), "val_every": (int,), "val_size": (int,),
-                "text": (str,), "val_fraction": (float, int), "embedding": (int,),
-                "forget_bias": (float, int), "fused": (bool,)}
+                "text": (str,), "text_sha256": (str,), "val_fraction": (float, int),
+                "embedding": (int,), "forget_bias": (float, int), "fused": (bool,)}
 
 # Sequence length per task when --seq-len is not given (for copy it is the delay).
 DEFAULT_SEQ_LEN = {"adding": 50, "copy": 20, "reber": 0, "text": 64}
+MAX_LAYERS = 100  # a deeper stack takes minutes per step; the memory limit bounds the rest
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -46,7 +49,8 @@ class TrainConfig:
     dtype: str = "float64"
     val_every: int = 100
     val_size: int = 512
-    text: str | None = None
+    text: str | None = None  # the text's file name (a path when given by the caller)
+    text_sha256: str | None = None  # the text's content, so a resumed run reads the same
     val_fraction: float = 0.1
     embedding: int = 0
     forget_bias: float = 1.0
@@ -79,6 +83,21 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, "
                                 f"got {getattr(self, name)}")
+        if self.layers > MAX_LAYERS:
+            raise UserError(f"--layers must be at most {MAX_LAYERS}, got {self.layers}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"--seed must be a whole number from 0 to 2**63 - 1, "
+                            f"got {self.seed}")
+        if self.embedding < 0:
+            raise UserError(f"--embedding must not be negative, got {self.embedding}")
+        if self.embedding and self.task == "adding":
+            raise UserError("--embedding is for tasks with tokens (copy, reber, text); the "
+                            "adding problem's inputs are numbers")
+        if not 0 <= self.momentum < 1:
+            raise UserError(f"--momentum must be from 0 up to 1 (not 1), got {self.momentum}")
+        if self.momentum and self.optimizer != "sgd":
+            raise UserError(f"--momentum is for --optimizer sgd; {self.optimizer} keeps its "
+                            f"own moments")
         if self.steps < 0:
             raise UserError(f"--steps must not be negative, got {self.steps}")
         if self.task in ("adding",) and self.seq_len < 2:
@@ -111,7 +130,17 @@ class TrainConfig:
     @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint) -> "TrainConfig":
         """The config a checkpoint holds; CheckpointError if it is not a valid one."""
+        saved = dict(ckpt.config)
+        # Checkpoints written before rnn-lab kept a text's name and hash held its absolute
+        # path, and could hold options that had no effect (momentum with Adam, an embedding
+        # for the adding problem): read them as what they did.
+        if isinstance(saved.get("text"), str):
+            saved["text"] = os.path.basename(saved["text"]) or saved["text"]
+        if saved.get("optimizer", "adam") != "sgd" and saved.get("momentum"):
+            saved["momentum"] = 0.0
+        if saved.get("task", "adding") == "adding" and saved.get("embedding"):
+            saved["embedding"] = 0
         try:
-            return cls.from_dict(ckpt.config)
+            return cls.from_dict(saved)
         except (UserError, TypeError) as exc:
             raise CheckpointError(f"{ckpt.path}: invalid config ({exc})") from None

@@ -9,9 +9,10 @@ from autograd_lite import nn
 from autograd_lite.tensor import Tensor
 from rnn import tasks
 from rnn.cells import cell_class
-from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays
+from rnn.checkpoint import Checkpoint, CheckpointError, check_arrays, check_finite
 from rnn.data import Vocab, one_hot
 from rnn.layers import make_layer
+from rnn.training.budget import check_budget
 from rnn.training.config import DTYPES, TrainConfig
 
 
@@ -80,11 +81,16 @@ def make_model(config: TrainConfig, vocab_size: int | None = None, rng=None):
 
 
 def model_from_checkpoint(ckpt: Checkpoint):
-    """(model, config, vocab) with the checkpoint's parameters, without reading any data."""
+    """(model, config, vocab) with the checkpoint's parameters, without reading any data;
+    CheckpointError for a config too large to build or parameters that are not finite."""
     config = TrainConfig.from_checkpoint(ckpt)
     vocab = Vocab(ckpt.vocab) if ckpt.vocab else None
     if config.task == "text" and vocab is None:
         raise CheckpointError(f"{ckpt.path}: a text model's checkpoint needs a vocabulary")
+    check_budget(config, len(vocab) if vocab else None, batch=1, seq_len=1,
+                 what=f"the model in {ckpt.path} (--hidden {config.hidden}, --layers "
+                      f"{config.layers})")
+    check_finite(ckpt.path, ckpt.params)
     model = make_model(config, len(vocab) if vocab else None, rng=0)
     check_arrays(ckpt.path, "parameter", ckpt.params, model.state_dict())
     model.load_state_dict(ckpt.params)

@@ -3,13 +3,16 @@ task, and `build`, which makes the model and the problem a `TrainConfig` describ
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 
 import numpy as np
 
 from autograd_lite.tensor import Tensor, no_grad
 from rnn import tasks
-from rnn.data import Corpus, StreamBatches, Vocab
+from rnn.data import Corpus, DataError, StreamBatches, Vocab, read_text
+from rnn.training.budget import check_budget
 from rnn.training.config import DTYPES, TrainConfig
 from rnn.training.losses import mse_loss, sequence_cross_entropy
 from rnn.training.models import make_model
@@ -170,12 +173,21 @@ class TextProblem(Problem):
         return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
 
-def build(config: TrainConfig, vocab: Vocab | None = None):
+def text_sha256(text: str) -> str:
+    """The sha256 of a text's characters (as UTF-8): what a checkpoint keeps of its text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build(config: TrainConfig, vocab: Vocab | None = None, text_path=None):
     """The model, the problem and the vocabulary (text only) that `config` describes.
 
-    For text, the corpus is read from `config.text`; with `vocab` given (resuming), the
-    text must fit that vocabulary.
+    Nothing is allocated before the run's memory estimate passes (`check_budget`). For text,
+    the corpus is read from `text_path` (default `config.text`); a config that holds a hash
+    (resuming) must match the text's, and `config.text` and `config.text_sha256` become the
+    file's name and hash. With `vocab` given (resuming), the text must fit that vocabulary.
     """
+    if config.task != "text":
+        check_budget(config)
     if config.task == "adding":
         problem = AddingProblem(config.seq_len, config.batch, DTYPES[config.dtype],
                                 config.val_size, config.seed)
@@ -184,7 +196,16 @@ def build(config: TrainConfig, vocab: Vocab | None = None):
     elif config.task == "reber":
         problem = ReberProblem(config.batch, config.val_size, config.seed)
     else:
-        corpus = Corpus.from_file(config.text, config.val_fraction, vocab)
+        path = os.fspath(text_path if text_path is not None else config.text)
+        text = read_text(path)
+        digest = text_sha256(text)
+        if config.text_sha256 and digest != config.text_sha256:
+            raise DataError(f"{path}: not the text this run was trained on ({config.text}, "
+                            f"sha256 {config.text_sha256[:12]}...; this file's is "
+                            f"{digest[:12]}...); give --text the same file")
+        config.text, config.text_sha256 = os.path.basename(path) or path, digest
+        corpus = Corpus.from_text(text, config.val_fraction, vocab, source=path)
         vocab = corpus.vocab
-        problem = TextProblem(corpus, config.seq_len, config.batch, source=config.text)
+        check_budget(config, len(vocab), len(text))
+        problem = TextProblem(corpus, config.seq_len, config.batch, source=path)
     return make_model(config, len(vocab) if vocab else None), problem, vocab

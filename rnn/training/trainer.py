@@ -7,10 +7,10 @@ run is bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -22,11 +22,13 @@ from rnn.checkpoint import (
     Checkpoint,
     CheckpointError,
     check_arrays,
+    check_finite,
     load_checkpoint,
     save_checkpoint,
 )
 from rnn.data import DataError, Vocab
 from rnn.errors import UserError
+from rnn.interrupts import deferred_stop
 from rnn.layers import detach_state
 from rnn.training.config import TrainConfig
 from rnn.training.problems import Problem, build
@@ -37,11 +39,12 @@ class TrainingError(UserError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during `Trainer.fit`; the state was saved to `path` (None if it was not)."""
+    """Ctrl-C (or SIGTERM: `signum`) during `Trainer.fit`; the state was saved to `path`
+    (None if it was not)."""
 
-    def __init__(self, step: int, path: str | None):
+    def __init__(self, step: int, path: str | None, signum: int = signal.SIGINT):
         super().__init__(f"interrupted at step {step}")
-        self.step, self.path = step, path
+        self.step, self.path, self.signum = step, path, signum
 
 
 def _state_arrays(state) -> list[np.ndarray]:
@@ -102,25 +105,35 @@ class Trainer:
         self.history = {"loss": [], "grad_norm": [], "val_step": [], "val_loss": []}
 
     @classmethod
-    def from_config(cls, config: TrainConfig, vocab: Vocab | None = None,
+    def from_config(cls, config: TrainConfig, vocab: Vocab | None = None, text_path=None,
                     **kwargs) -> "Trainer":
         """A fresh Trainer (model, problem, optimizer) for `config`; `vocab` is the one the
-        text must fit (when resuming)."""
-        model, problem, vocab = build(config, vocab)
+        text must fit (when resuming); `text_path` the text file (default `config.text`).
+        The Trainer keeps a copy of `config` (a text run's holds the text's name and hash)."""
+        config = dataclasses.replace(config)
+        model, problem, vocab = build(config, vocab, text_path)
         return cls(model, problem, optimizer=config.optimizer, lr=config.lr,
                    momentum=config.momentum, clip=config.clip, seed=config.seed,
                    val_every=config.val_every, config=config, vocab=vocab, **kwargs)
 
     @classmethod
-    def resume(cls, path, steps: int | None = None, **kwargs) -> "Trainer":
-        """A Trainer restored from the checkpoint at `path` (the config is the saved one)."""
+    def resume(cls, path, steps: int | None = None, text_path=None, **kwargs) -> "Trainer":
+        """A Trainer restored from the checkpoint at `path` (the config is the saved one).
+
+        A text run reads its text from `text_path` only (a checkpoint keeps the file's name
+        and hash, never a path to follow); the text must have the saved hash.
+        """
         ckpt = load_checkpoint(path)
         config = TrainConfig.from_checkpoint(ckpt)
         if steps is not None:
             config.steps = steps
+        if config.task == "text" and text_path is None:
+            known = f", sha256 {config.text_sha256[:12]}..." if config.text_sha256 else ""
+            raise UserError(f"resuming {path} needs its text: give --text FILE (the run was "
+                            f"trained on {config.text}{known})")
         try:
             trainer = cls.from_config(config, Vocab(ckpt.vocab) if ckpt.vocab else None,
-                                      checkpoint=path, **kwargs)
+                                      text_path, checkpoint=path, **kwargs)
         except DataError as exc:
             raise UserError(f"cannot resume from {path}: {exc}") from None
         trainer.restore(ckpt)
@@ -168,29 +181,17 @@ class Trainer:
     def fit(self, steps: int | None = None) -> dict:
         """Train until `self.step == steps` (the config's steps by default); the history.
 
-        Ctrl-C finishes the current step, saves a checkpoint (when a path is set) and raises
-        `TrainingInterrupted`; a second Ctrl-C aborts at once without saving.
+        Ctrl-C or SIGTERM finishes the current step, saves a checkpoint (when a path is set)
+        and raises `TrainingInterrupted`; a second one aborts at once without saving.
         """
         if steps is None:
             steps = self.config.steps if self.config else self.step
-        flag = {"stop": False}
-
-        def on_sigint(signum, frame):
-            if flag["stop"]:
-                raise KeyboardInterrupt
-            flag["stop"] = True
-
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, on_sigint) if main else None
-        try:
+        with deferred_stop() as flag:
             self.log(f"training {self._describe()} from step {self.step} to {steps}")
             self._loop(steps, flag)
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
-        if flag["stop"]:
+        if flag["signum"] is not None:
             path = self.save() if self.checkpoint_path else None
-            raise TrainingInterrupted(self.step, path)
+            raise TrainingInterrupted(self.step, path, flag["signum"])
         if self.checkpoint_path:
             self.save()
         return self.history
@@ -211,7 +212,7 @@ class Trainer:
                    file=sys.stderr, dynamic_ncols=True, unit="step", leave=True)
         tokens, t0 = 0, time.perf_counter()
         try:
-            while self.step < steps and not flag["stop"]:
+            while self.step < steps and flag["signum"] is None:
                 loss, norm = self.train_step()
                 tokens += self.problem.tokens_per_batch
                 bar.update(1)
@@ -258,6 +259,7 @@ class Trainer:
         """Load parameters, optimizer state, step, RNG state, history and carried state."""
         path = ckpt.path
         check_arrays(path, "parameter", ckpt.params, self.model.state_dict())
+        check_finite(path, ckpt.params)
         check_arrays(path, "optimizer state", ckpt.optim, self.optimizer.state_dict())
         if self.vocab is not None and ckpt.vocab != self.vocab.chars:
             raise CheckpointError(f"{path}: the text's vocabulary differs from the checkpoint's")
@@ -291,8 +293,9 @@ def train(config: TrainConfig, *, checkpoint=None, resume=False, progress=None, 
           save_every=0) -> Trainer:
     """Train per `config` (resuming from `checkpoint` when `resume`); the finished Trainer."""
     if resume:
-        trainer = Trainer.resume(checkpoint, steps=config.steps, progress=progress, log=log,
-                                 save_every=save_every)
+        text = config.text if config.task == "text" else None
+        trainer = Trainer.resume(checkpoint, steps=config.steps, text_path=text,
+                                 progress=progress, log=log, save_every=save_every)
     else:
         trainer = Trainer.from_config(config, checkpoint=checkpoint, progress=progress,
                                       log=log, save_every=save_every)
