@@ -121,7 +121,8 @@ def test_two_gloo_processes_equal_one_on_the_same_global_batch(tmp_path, corpus_
     _assert_same_run(one, two)
 
 
-def test_a_torch_run_samples_and_resumes_from_the_command_line(tmp_path, corpus_file):
+def test_a_torch_run_samples_inspects_and_resumes_from_the_command_line(tmp_path,
+                                                                        corpus_file):
     path = str(tmp_path / "run.npz")
     common = ["--checkpoint", path, "--no-progress"]
     result = rnn_lab("train", "--engine", "torch", "--task", "text", "--text", corpus_file,
@@ -131,6 +132,9 @@ def test_a_torch_run_samples_and_resumes_from_the_command_line(tmp_path, corpus_
     assert "PyTorch on cpu" in result.stdout and "done: step 4" in result.stdout
     result = rnn_lab("sample", path, "--prime", "the", "--length", "20")
     assert result.returncode == 0 and result.stdout.startswith("the"), result.stderr
+    out = tmp_path / "inspected"
+    result = rnn_lab("inspect", path, "--text", corpus_file, "-o", str(out))
+    assert result.returncode == 0 and (out / "index.html").exists(), result.stderr
     result = rnn_lab("train", "--resume", "--steps", "6", "--text", corpus_file, *common)
     assert result.returncode == 0 and "done: step 6" in result.stdout, result.stderr
 
