@@ -12,7 +12,7 @@ import numpy as np
 
 from rnn.cells import Cell
 from rnn.torch_engine import require_torch
-from rnn.torch_engine.backend import check_replay, torch_dtype, trace
+from rnn.torch_engine.backend import check_replay, trace
 
 torch = require_torch("a cell on PyTorch")
 
@@ -155,8 +155,3 @@ class TorchLayer(torch.nn.Module):
         final = tuple(torch.stack([f[k] for f in finals], dim=0)
                       for k in range(len(self.cell_class.STATE)))
         return outputs, final[0] if len(final) == 1 else final
-
-
-def torch_float(dtype):
-    """torch.float32 or torch.float64 for a NumPy float dtype."""
-    return torch_dtype(torch, dtype)
