@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "rnn.commands.train",
     "sample": "rnn.commands.sample",
     "experiment": "rnn.commands.experiment",
+    "inspect": "rnn.commands.inspect",
 }
 
 

@@ -1,8 +1,11 @@
-"""Weights to and from PyTorch: `to_torch(layer)` and `from_torch(module)`.
+"""Weights to and from PyTorch: `to_torch(layer)` and `from_torch(module)`, for every cell.
 
-Supports torch.nn.RNN (tanh), LSTM and GRU (unidirectional, with or without bias, any
-num_layers, batch_first) and the single cells torch.nn.RNNCell/LSTMCell/GRUCell. torch is
-imported only inside these functions.
+The cells PyTorch has map to its own modules (cuDNN/oneDNN): our RNN, LSTM and GRU layers to
+torch.nn.RNN (tanh), LSTM and GRU (unidirectional, with or without bias, any num_layers,
+batch_first), their cells to torch.nn.RNNCell/LSTMCell/GRUCell. Every other registered cell
+(peephole, CIFG, MGU, your own) becomes a `TorchCell` or `TorchLayer` that replays the
+cell's own forward on torch tensors (`rnn.torch_engine.cells`), with the cell's parameter
+names. torch is imported only inside these functions.
 
 Mapping (our W_g is (H + D, H), applied as `[h, x] @ W_g`; torch keeps `weight_ih` (kH, D)
 and `weight_hh` (kH, H) with gates stacked in rows):
@@ -19,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn import cells, layers
+from rnn.torch_engine import require_torch
 
 # torch gate order -> our parameter names (matrices; each bias is "b" + the suffix)
 _GATES = {
@@ -29,36 +33,36 @@ _GATES = {
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "rnn.interop needs PyTorch (pip install 'rnn-lab[compare]' or pip install torch)"
-        ) from None
-    return torch
+    return require_torch("rnn.interop")
 
 
-def _kind_of_ours(obj) -> tuple[str, bool]:
-    """('RNN' | 'LSTM' | 'GRU', is_cell) for one of our layers or cells."""
-    for kind, layer_cls, cell_cls in (
-        ("RNN", layers.RNN, cells.RNNCell),
-        ("LSTM", layers.LSTM, cells.LSTMCell),
-        ("GRU", layers.GRU, cells.GRUCell),
-    ):
-        if type(obj) is layer_cls:
-            return kind, False
-        if type(obj) is cell_cls:
-            return kind, True
-    raise TypeError(
-        f"to_torch: no PyTorch counterpart for {type(obj).__name__} (supported: "
-        f"RNN, LSTM, GRU and their cells; peephole LSTMs have none)"
-    )
+def _cells_module():
+    _torch()  # (the one-line install hint first)
+    import rnn.torch_engine.cells
+
+    return rnn.torch_engine.cells
 
 
-def _to_torch_tensors(cell, kind: str) -> dict[str, np.ndarray]:
-    """Our cell's weights as torch's weight_ih, weight_hh, bias_ih, bias_hh arrays."""
-    w = cell.weights()
-    H = cell.hidden_size
+_TORCH_KINDS = {cells.RNNCell: "RNN", cells.LSTMCell: "LSTM", cells.GRUCell: "GRU"}
+
+
+def torch_kind(cell_class) -> str | None:
+    """'RNN', 'LSTM' or 'GRU' when PyTorch has this very cell class, else None."""
+    return _TORCH_KINDS.get(cell_class)
+
+
+def _kind_of_ours(obj) -> tuple[str | None, bool]:
+    """('RNN' | 'LSTM' | 'GRU' | None, is_cell) for one of our layers or cells."""
+    if isinstance(obj, cells.Cell):
+        return torch_kind(type(obj)), True
+    if isinstance(obj, layers.RecurrentLayer):
+        return torch_kind(obj.cell_class), False
+    raise TypeError(f"to_torch: expected one of our cells or recurrent layers, got "
+                    f"{type(obj).__name__}")
+
+
+def _to_torch_tensors(w: dict, kind: str, H: int) -> dict[str, np.ndarray]:
+    """Our weights of one cell as torch's weight_ih, weight_hh, bias_ih, bias_hh arrays."""
     w_ih, w_hh, b_ih, b_hh = [], [], [], []
     for W_name, b_name in _GATES[kind]:
         if W_name == "W_n":  # GRU candidate: separate input and recurrent parts and biases
@@ -96,9 +100,15 @@ def _from_torch_tensors(t: dict, kind: str, H: int) -> dict[str, np.ndarray]:
 
 
 def to_torch(layer):
-    """A torch.nn.RNN/LSTM/GRU (or RNNCell/LSTMCell/GRUCell) with this layer's weights."""
+    """A torch module with this layer's (or cell's) weights: torch.nn.RNN/LSTM/GRU (or
+    RNNCell/LSTMCell/GRUCell) for the cells PyTorch has, a TorchLayer (TorchCell) that runs
+    the cell's own forward for every other cell."""
     torch = _torch()
     kind, is_cell = _kind_of_ours(layer)
+    if kind is None:
+        torch_cells = _cells_module()
+        return (torch_cells.TorchCell.from_cell(layer) if is_cell else
+                torch_cells.TorchLayer.from_layer(layer))
     dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
         np.dtype(layer.dtype)
     ]
@@ -116,20 +126,33 @@ def to_torch(layer):
         cells, suffixes = layer.cells, [f"_l{k}" for k in range(layer.num_layers)]
     with torch.no_grad():
         for cell, suffix in zip(cells, suffixes):
-            for name, value in _to_torch_tensors(cell, kind).items():
+            for name, value in _to_torch_tensors(cell.weights(), kind, cell.hidden_size).items():
                 value = torch.from_numpy(np.ascontiguousarray(value))
                 getattr(module, name + suffix).copy_(value)
     return module
 
 
 def from_torch(module, fused: bool = True):
-    """One of our layers (or cells) with the weights of a torch RNN/LSTM/GRU (or cell).
+    """One of our layers (or cells) with the weights of a torch RNN/LSTM/GRU (or cell), or of
+    a TorchLayer (TorchCell) made by `to_torch`.
 
     The dtype follows the torch weights (float32 or float64). Bidirectional modules,
     projections (proj_size) and the relu RNN have no counterpart and raise ValueError;
     dropout between layers is not reproduced (our layers have none) and also raises.
     """
     torch = _torch()
+    torch_cells = _cells_module()
+    if isinstance(module, torch_cells.TorchCell):
+        cell = module.cell_class(module.input_size, module.hidden_size, dtype=module.np_dtype)
+        cell.load_weights(module.weights())
+        return cell
+    if isinstance(module, torch_cells.TorchLayer):
+        layer = layers.make_layer(module.cell_class, module.input_size, module.hidden_size,
+                                  num_layers=module.num_layers, batch_first=module.batch_first,
+                                  dtype=module.np_dtype, fused=fused)
+        for ours, theirs in zip(layer.cells, module.cells):
+            ours.load_weights(theirs.weights())
+        return layer
     cell_kinds = {torch.nn.RNNCell: "RNN", torch.nn.LSTMCell: "LSTM", torch.nn.GRUCell: "GRU"}
     layer_kinds = {torch.nn.RNN: "RNN", torch.nn.LSTM: "LSTM", torch.nn.GRU: "GRU"}
     mtype = type(module)
@@ -164,7 +187,7 @@ def from_torch(module, fused: bool = True):
         ours = {"RNN": cells.RNNCell, "LSTM": cells.LSTMCell, "GRU": cells.GRUCell}[kind](
             module.input_size, H, dtype=np_dtype
         )
-        targets, suffixes = [ours], [""]
+        targets = [ours]
     else:
         ours = {"RNN": layers.RNN, "LSTM": layers.LSTM, "GRU": layers.GRU}[kind](
             module.input_size,
@@ -174,15 +197,66 @@ def from_torch(module, fused: bool = True):
             dtype=np_dtype,
             fused=fused,
         )
-        targets, suffixes = ours.cells, [f"_l{k}" for k in range(module.num_layers)]
-    for cell, suffix in zip(targets, suffixes):
-        arrays = {}
-        for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            value = getattr(module, part + suffix, None)
-            if value is None:  # bias=False: zero biases
-                rows = {"RNN": 1, "LSTM": 4, "GRU": 3}[kind] * H
-                arrays[part] = np.zeros(rows, dtype=np_dtype)
-            else:
-                arrays[part] = value.detach().cpu().numpy().astype(np_dtype)
-        cell.load_weights(_from_torch_tensors(arrays, kind, H))
+        targets = ours.cells
+    weights = engine_arrays(module, {name: p.detach().cpu().numpy().astype(np_dtype)
+                                     for name, p in module.named_parameters()})
+    for k, cell in enumerate(targets):  # (bias=False: zero biases)
+        prefix = f"cells.{k}." if mtype in layer_kinds else ""
+        cell.load_weights({name: weights[prefix + name] for name, _ in cell.PARAMS})
     return ours
+
+
+# ------------------------------------------------------------------------------------------
+# Per-parameter arrays between a module from `to_torch` and our layer's names
+# ------------------------------------------------------------------------------------------
+
+
+def _torch_parts(module) -> tuple[str, list[str]] | None:
+    """(kind, parameter-name suffix per layer) of a torch RNN/LSTM/GRU or one of their
+    cells; None for a TorchLayer or TorchCell (whose names are ours already)."""
+    nn = _torch().nn
+    for kind in ("RNN", "LSTM", "GRU"):
+        if isinstance(module, getattr(nn, kind)):
+            return kind, [f"_l{k}" for k in range(module.num_layers)]
+        if isinstance(module, getattr(nn, kind + "Cell")):
+            return kind, [""]
+    return None
+
+
+def engine_arrays(module, arrays: dict) -> dict[str, np.ndarray]:
+    """Arrays by the parameter names of a module from `to_torch` (its weights, or optimizer
+    moments) -> by our layer's names (`cells.0.W_f`; a cell's: `W_f`), in our layout.
+
+    torch's two biases of a gate add into our one; `to_torch` sets the second to 0 (GRU's
+    b_hn aside), so for a module trained with it held at 0 this maps moments exactly too."""
+    parts = _torch_parts(module)
+    if parts is None:
+        return {name: np.asarray(a) for name, a in arrays.items()}
+    kind, suffixes = parts
+    H, rows = module.hidden_size, len(_GATES[kind]) * module.hidden_size
+    out = {}
+    for k, suffix in enumerate(suffixes):
+        weight = np.asarray(arrays["weight_ih" + suffix])
+        one = {part: np.asarray(arrays.get(part + suffix, np.zeros(rows, weight.dtype)))
+               for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        prefix = f"cells.{k}." if suffix else ""
+        out.update({prefix + n: a for n, a in _from_torch_tensors(one, kind, H).items()})
+    return out
+
+
+def torch_arrays(module, ours: dict) -> dict[str, np.ndarray]:
+    """The inverse of `engine_arrays`: arrays by our names -> by the module's parameter
+    names (each gate's second bias 0, GRU's b_hn aside)."""
+    parts = _torch_parts(module)
+    if parts is None:
+        return {name: np.asarray(a) for name, a in ours.items()}
+    kind, suffixes = parts
+    own = {name for name, _ in module.named_parameters()}
+    out = {}
+    for k, suffix in enumerate(suffixes):
+        prefix = f"cells.{k}." if suffix else ""
+        weights = {n[len(prefix):]: a for n, a in ours.items() if n.startswith(prefix)}
+        for part, a in _to_torch_tensors(weights, kind, module.hidden_size).items():
+            if part + suffix in own:  # (bias=False: no bias parameters)
+                out[part + suffix] = a
+    return out

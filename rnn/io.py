@@ -124,8 +124,7 @@ def replacing(path, what: str = "file"):
     and Graphviz read the format from it). An OSError becomes an OutputError naming `path`.
     """
     target = output_target(path, what)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-                           f"{target.suffix}")
+    tmp = _temporary(target, os.getpid(), os.urandom(4).hex())
     try:
         yield tmp
         with open(tmp, "rb") as f:  # on disk before it takes the target's name
@@ -136,6 +135,26 @@ def replacing(path, what: str = "file"):
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _temporary(target: Path, pid, tag: str) -> Path:
+    # The hidden temporary file `replacing` writes first, named for the writing process.
+    return target.with_name(f".{target.stem}.{pid}.{tag}.tmp{target.suffix}")
+
+
+def remove_leftovers(path, pid: int) -> list[Path]:
+    """Remove the temporary files process `pid` left beside `path` (it was killed while
+    writing it, so `replacing` could not clean up); the files removed."""
+    target = output_target(path)
+    head, _, tail = _temporary(target, pid, "\0").name.partition("\0")
+    removed = []
+    for tmp in target.parent.iterdir():
+        if tmp.name.startswith(head) and tmp.name.endswith(tail) and \
+                len(tmp.name) > len(head) + len(tail):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 def write_text(path, text: str, what: str = "file") -> Path:
@@ -169,3 +188,17 @@ def output_folder(folder, what: str = "output folder") -> Path:
     if problem is not None:
         raise OutputError(f"cannot write into {name}: {problem}")
     return folder
+
+
+def check_output_folder(folder, what: str = "output folder") -> None:
+    """OutputError now if `output_folder(folder)` would fail; makes nothing (fail before
+    long work)."""
+    name = os.fspath(folder)
+    if not name:
+        raise OutputError(f"cannot write into the {what}: the folder name is empty")
+    folder = Path(name)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {name}: it exists and is not a folder")
+    problem = _folder_problem(folder if folder.is_dir() else folder.parent)
+    if problem is not None:
+        raise OutputError(f"cannot write into {name}: {problem}")

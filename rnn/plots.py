@@ -360,3 +360,84 @@ def plot_forget_gate(belt: dict, order, path, marked=()) -> str:
                  fontsize=10)
     fig.subplots_adjust(left=0.07, right=0.93, top=0.88, bottom=0.14)
     return save(fig, path)
+
+
+# -- rnn.inspect: gradient flow and the Jacobian chain ------------------------------------
+
+def _log10_image(values, floor: float = 1e-300):
+    """log10 of non-negative values, NaN where a value is 0 or missing (drawn blank)."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > floor, np.log10(np.maximum(values, floor)), np.nan)
+
+
+def plot_connectivity(matrix, path, chars: str | None = None, title: str = "") -> str:
+    """The connectivity heat map log10 ||dy_t/dx_s||: output step t down, input step s
+    across; the characters label the axes when there are few enough."""
+    M = _log10_image(matrix)
+    T = len(M)
+    fig = Figure(figsize=(6.4, 5.4))
+    ax = fig.subplots()
+    im = ax.imshow(M, cmap="magma", interpolation="nearest", origin="upper")
+    fig.colorbar(im, ax=ax, label="log10 ||∂h_t / ∂x_s||")
+    if chars is not None and T <= 60:
+        shown = [repr(c)[1:-1] for c in chars[:T]]
+        ax.set_xticks(range(T), shown, fontsize=6, family="monospace")
+        ax.set_yticks(range(T), shown, fontsize=6, family="monospace")
+    ax.set_xlabel("input step s")
+    ax.set_ylabel("output step t")
+    ax.set_title(title or f"connectivity over {T} steps (blank: exactly 0)", fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_contributions(norms, names, path, chars: str | None = None, title: str = "") -> str:
+    """Each step's contribution to each recurrent weight's gradient (RNNbow): log10 of its
+    norm, one row per weight, one column per step."""
+    norms = np.asarray(norms, dtype=float)
+    fig = Figure(figsize=(min(3 + 0.12 * norms.shape[1], 14), 1.4 + 0.32 * len(names)))
+    ax = fig.subplots()
+    im = ax.imshow(_log10_image(norms), aspect="auto", cmap="viridis", interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="log10 ||step's term of ∂L/∂W||")
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    if chars is not None and norms.shape[1] <= 80:
+        ax.set_xticks(range(norms.shape[1]), [repr(c)[1:-1] for c in chars[:norms.shape[1]]],
+                      fontsize=6, family="monospace")
+    ax.set_xlabel("time step (the character read)")
+    ax.set_title(title or "per-step contributions to the weight gradients", fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_jacobian_spectra(chains: dict, path, title: str = "") -> str:
+    """Left: the singular values of ∂s_T/∂s_{T-k} against k (largest solid, smallest dotted,
+    the rest faint), one colour per model, those below 1e-15 of the largest left out (float64
+    rounding); right: the Lyapunov exponents, sorted."""
+    fig = Figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    for k, (name, chain) in enumerate(chains.items()):
+        colour = cell_colour(chain.cell) if chain.cell in CELL_COLOURS else f"C{k}"
+        logs = chain.log_singular_values() / math.log(10)
+        logs[logs < logs[:, :1] - 15] = np.nan  # below rounding of the product
+        lags = np.arange(1, len(logs) + 1)
+        ax1.plot(lags, logs[:, 1:-1], color=colour, lw=0.4, alpha=0.25)
+        ax1.plot(lags, logs[:, 0], color=colour, lw=1.8, label=f"{name}: largest")
+        smallest = [row[np.isfinite(row)][-1] for row in logs]
+        ax1.plot(lags, smallest, color=colour, lw=1.2, ls=":", label=f"{name}: smallest resolved")
+        lam = chain.lyapunov()
+        ax2.plot(np.arange(1, len(lam) + 1), lam, "o-", ms=3, color=colour, label=name)
+    ax1.set_xlabel("k (steps back)")
+    ax1.set_ylabel("log10 singular value of ∂s_T / ∂s_(T−k)")
+    ax1.set_title("singular values along the chain", fontsize=10)
+    ax1.legend(fontsize=7)
+    ax1.grid(True, alpha=0.3)
+    ax2.axhline(0, color="gray", lw=0.8)
+    ax2.set_xlabel("index")
+    ax2.set_ylabel("Lyapunov exponent (per step)")
+    ax2.set_title("Lyapunov spectrum (repeated QR)", fontsize=10)
+    ax2.legend(fontsize=7)
+    ax2.grid(True, alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save(fig, path)

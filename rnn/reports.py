@@ -11,14 +11,18 @@ import json
 import time
 from dataclasses import asdict
 
+import numpy as np
+
 from rnn import tasks
 from rnn.experiment import LongTermConfig, RunResult, decay_per_step, run_all
+from rnn.inspect.jacobians import jacobian_chain
 from rnn.io import output_folder, write_text
-from rnn.plots import plot_grad_norms, plot_loss_curves
+from rnn.plots import plot_grad_norms, plot_jacobian_spectra, plot_loss_curves
+from rnn.training import RegressionModel
 
 # What write_reports writes into its folder.
 REPORT_FILES = ("results.csv", "grad_norms.csv", "summary.json", "results.md", "loss_curves.png",
-                "grad_norm_vs_lag.png")
+                "grad_norm_vs_lag.png", "jacobian_spectra.png")
 
 
 def csv_text(rows) -> str:
@@ -50,7 +54,24 @@ def write_reports(results: list[RunResult], cfg: LongTermConfig, out, seconds: f
     write_text(folder / "results.md", _markdown(results, grads, cfg, summary), "report")
     plot_loss_curves(results, folder / "loss_curves.png")
     plot_grad_norms(grads, cfg.grad_lag, folder / "grad_norm_vs_lag.png")
+    chains = trained_chains(grads, cfg)
+    if chains:  # the trained models' state Jacobians (results that kept their parameters)
+        plot_jacobian_spectra(chains, folder / "jacobian_spectra.png",
+                              f"trained models, one adding-problem sequence of T = {T}")
     return summary
+
+
+def trained_chains(grads: dict, cfg: LongTermConfig) -> dict:
+    """Per cell, the JacobianChain of the trained model at the gradient lag along one test
+    sequence (cells whose result kept no parameters are left out)."""
+    x, _ = tasks.adding_problem(cfg.grad_lag, 1, np.random.default_rng([cfg.seed, 5]))
+    chains = {}
+    for cell, r in grads.items():
+        if r.params is not None:
+            model = RegressionModel(2, cfg.hidden, cell)
+            model.load_state_dict(r.params)
+            chains[f"{cell} (trained)"] = jacobian_chain(model, x[:, 0])
+    return chains
 
 
 def _summary(results, grads, cfg, seconds):
@@ -105,7 +126,7 @@ def _markdown(results, grads, cfg, summary) -> str:
                              + f" | {g['ratio_lag_max_to_0']:.2e} | "
                              f"{g['decay_per_step']:.3f} |")
     lines += ["", "Files: results.csv, grad_norms.csv, summary.json, loss_curves.png, "
-              "grad_norm_vs_lag.png.", ""]
+              "grad_norm_vs_lag.png, jacobian_spectra.png (trained runs).", ""]
     return "\n".join(lines)
 
 

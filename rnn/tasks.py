@@ -147,3 +147,32 @@ def reber_batch(batch: int, rng: np.random.Generator):
         mask[:n, b] = 1.0
         key_step[b] = n - 2  # input is the inner E; the target is the second-to-last symbol
     return x, y, mask, key_step
+
+
+def bracket_nesting(length: int, rng: np.random.Generator, max_depth: int = 4,
+                    letters: str = "ab", p_open: float = 0.3, p_close: float = 0.3):
+    """Text of balanced bracket lines, and its nesting depth after each character.
+
+    Each step opens "(" (below `max_depth`), closes ")" (above depth 0), ends the line
+    (only at depth 0) or writes a letter. To predict ")", "(" or the newline a model has to
+    know the depth: a trained LSTM counts it in one unit. Returns (text, depth (length,)).
+    """
+    rng = _check_rng(rng)
+    if length < 1 or max_depth < 1:
+        raise ValueError(f"bracket_nesting: length and max_depth must be positive, "
+                         f"got {length} and {max_depth}")
+    out, depth = [], np.zeros(length, dtype=np.int64)
+    d = 0
+    for t in range(length):
+        u = rng.random()
+        if u < p_open and d < max_depth:
+            c, d = "(", d + 1
+        elif u < p_open + p_close and d > 0:
+            c, d = ")", d - 1
+        elif d == 0 and u > 0.9 and out and out[-1] != "\n":
+            c = "\n"
+        else:
+            c = letters[rng.integers(len(letters))]
+        out.append(c)
+        depth[t] = d
+    return "".join(out), depth

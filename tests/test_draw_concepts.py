@@ -73,7 +73,7 @@ def svg_texts(svg: bytes) -> dict[str, str]:
             name = group.find(f"{SVG}title").text if kind == "node" else ""
             own = group if kind == "node" else [t for t in group if t.tag == f"{SVG}text"]
             texts = own.iter(f"{SVG}text") if kind == "node" else own
-            shown[name] = squeeze("".join(t.text or "" for t in texts))
+            shown[name] = squeeze("".join("".join(t.itertext()) for t in texts))
     return shown
 
 
@@ -347,7 +347,7 @@ def test_draw_all_renders_every_diagram_with_its_labels(tmp_path):
 
 def test_svg_shows_the_lstm_symbols(tmp_path):
     svg = draw.render(draw.lstm_module(), tmp_path / "lstm.svg").read_bytes()
-    texts = "".join(t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text"))
+    texts = "".join("".join(t.itertext()) for t in ET.fromstring(svg).iter(f"{SVG}text"))
     for symbol in ("σ", "tanh", "×", "+", "x", "h", "c"):
         assert symbol in texts
 

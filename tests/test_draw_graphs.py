@@ -394,7 +394,7 @@ def svg_node_texts(svg: bytes) -> dict:
     for group in root.iter(f"{SVG}g"):
         if group.get("class") == "node":
             name = group.find(f"{SVG}title").text
-            shown[name] = " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
+            shown[name] = " ".join("".join(t.itertext()) for t in group.iter(f"{SVG}text"))
     return shown
 
 
@@ -553,7 +553,8 @@ def test_cli_gradient_overlay(tmp_path):
 
 
 @pytest.mark.parametrize("args,status,message", [
-    (["graph", "--steps", "0"], 2, "between 1 and 50"),
+    (["graph", "--steps", "0"], 2, "between 1 and 1000"),
+    (["graph", "--steps", "51"], 2, "at most 50 unless the graph is drawn with --fold"),
     (["graph", "--cell", "elman"], 2, "invalid choice"),
     (["forget", "--grad"], 2, "only for graph"),
     (["gradient-overlay", "--cell", "rnn"], 2, "beside another cell"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograd_lite import Tensor
-from rnn.cells import GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
+from rnn.cells import GRUCell, LSTMCell, RNNCell
 from rnn.interop import from_torch, to_torch
 from rnn.layers import make_layer
 
@@ -139,10 +139,8 @@ def test_from_torch_bias_false_gives_zero_biases():
 
 def test_unsupported_modules_raise_clear_errors():
     torch = _torch()
-    with pytest.raises(TypeError, match="PeepholeLSTMCell"):
-        to_torch(PeepholeLSTMCell(3, 4))
-    with pytest.raises(TypeError, match="PeepholeLSTM"):
-        to_torch(make_layer("peephole", 3, 4))
+    with pytest.raises(TypeError, match="recurrent layers, got dict"):
+        to_torch({})
     with pytest.raises(ValueError, match="bidirectional"):
         from_torch(torch.nn.LSTM(3, 4, bidirectional=True))
     with pytest.raises(ValueError, match="relu"):

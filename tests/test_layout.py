@@ -16,6 +16,7 @@ CLI = {ROOT / "rnn/cli.py", ROOT / "rnn/__main__.py", *(ROOT / "rnn/commands").g
 # Function-level imports outside the CLI layer, each with its reason.
 LAZY_ALLOWED = {
     "torch": "an optional dependency, imported only where it is used",
+    "rnn.torch_engine.cells": "needs torch (optional): interop imports it where torch is used",
     "rnn.cells": "argtypes' lazy --cell choices, so that building the parser imports nothing",
     "rnn.symbolic.report": "Derivation's display hooks: report imports derive",
 }

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from autograd_lite.tensor import Tensor
+from rnn.cells import cell_names
 from rnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rnn.data import DataError, Vocab
 from rnn.errors import UserError
@@ -179,6 +180,18 @@ def _assert_identical(a: Trainer, b: Trainer):
     assert a.history == b.history
     assert a.rng.bit_generator.state == b.rng.bit_generator.state
     assert a.step == b.step
+
+
+@pytest.mark.parametrize("cell", cell_names())
+def test_a_text_run_of_every_cell_resumes_bit_identically(tmp_path, corpus_file, cell):
+    cfg = _text(corpus_file, steps=4, cell=cell)  # the carried text state: one per state
+    full = Trainer.from_config(cfg, progress=False)
+    full.fit()
+    path = str(tmp_path / "half.npz")
+    Trainer.from_config(cfg, progress=False, checkpoint=path).fit(2)
+    resumed = Trainer.resume(path, progress=False, text_path=corpus_file)
+    resumed.fit()
+    _assert_identical(full, resumed)
 
 
 @pytest.mark.parametrize("kind", ["adding", "adding-peephole-float32", "text", "text-gru-sgd"])

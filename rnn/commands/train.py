@@ -32,6 +32,7 @@ examples:
       --checkpoint shakespeare.npz
   rnn-lab train --task text --text input.txt --checkpoint shakespeare.npz --resume --steps 8000
   rnn-lab sample shakespeare.npz --prime "ROMEO:" --temperature 0.8 --length 300
+  rnn-lab train --engine torch --nproc 2 --task text --text input.txt --hidden 512
 
 Ctrl-C saves a checkpoint and exits with status 130 (SIGTERM: 143); resume with --resume.
 A new run never replaces an existing checkpoint unless --force is given. Sizes whose memory
@@ -49,7 +50,8 @@ _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr",
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train an RNN/LSTM/GRU on adding, copy, reber or a text file",
-        description="Train a recurrent network with the autograd_lite engine. The run "
+        description="Train a recurrent network with the autograd_lite engine (or PyTorch: "
+                    "--engine torch). The run "
                     "(parameters, optimizer, RNG state, loss history, config) is saved to "
                     "--checkpoint at the end and on Ctrl-C.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,6 +109,14 @@ def register(subparsers) -> None:
                    help=f"refuse sizes whose memory estimate exceeds SIZE, e.g. 8GB (default: "
                         f"${MEMORY_ENV}, else half the RAM)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=("numpy", "torch"), default="numpy",
+                   help="numpy: the autograd_lite engine (default); torch: PyTorch, the same "
+                        "job and checkpoints (pip install 'rnn-lab[torch]')")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="with --engine torch: where to train (default cpu)")
+    p.add_argument("--nproc", type=positive_int, default=None, metavar="N",
+                   help="with --engine torch: N processes with DistributedDataParallel, each "
+                        "on its share of every batch (default 1; across machines use torchrun)")
     p.set_defaults(func=run)
 
 
@@ -120,6 +130,11 @@ def _config_from_args(args):
 
 def _check_flags(args) -> None:
     """UsageError for options that cannot go together or would do nothing."""
+    if args.engine != "torch" and (args.device is not None or args.nproc is not None):
+        raise UsageError("--device and --nproc need --engine torch")
+    if args.engine == "torch" and args.compile:
+        raise UsageError("--compile is for the numpy engine (autograd_lite.compile); "
+                         "--engine torch runs PyTorch's own")
     if args.resume:
         if not args.checkpoint:
             raise UsageError("--resume needs --checkpoint PATH (the run to continue)")
@@ -197,6 +212,14 @@ def run(args) -> int:
     _check_flags(args)
     if args.max_memory is not None:
         os.environ[MEMORY_ENV] = str(args.max_memory)  # read by the memory checks
+    runner, extra = Trainer, {}
+    if args.engine == "torch":
+        from rnn.torch_engine import require_torch
+
+        require_torch("--engine torch")
+        from rnn.torch_engine.launch import TorchRun
+
+        runner, extra = TorchRun, {"device": args.device or "cpu", "nproc": args.nproc}
     if args.plot:
         output_target(args.plot, "plot")  # a bad --plot fails before the training
     if args.resume:
@@ -205,8 +228,8 @@ def run(args) -> int:
         saved = load_checkpoint(args.checkpoint).config
         _check_resume_args(args, saved, args.checkpoint)
         check_writable(args.checkpoint)
-        trainer = Trainer.resume(args.checkpoint, steps=args.steps, text_path=args.text,
-                                 progress=progress, log=log, save_every=args.save_every)
+        trainer = runner.resume(args.checkpoint, steps=args.steps, text_path=args.text,
+                                progress=progress, log=log, save_every=args.save_every, **extra)
         config = trainer.config
     else:
         config = _config_from_args(args)
@@ -214,8 +237,8 @@ def run(args) -> int:
         check_writable(path)
         if not args.force:
             _refuse_to_replace(path)
-        trainer = Trainer.from_config(config, checkpoint=path, progress=progress, log=log,
-                                      save_every=args.save_every)
+        trainer = runner.from_config(config, checkpoint=path, progress=progress, log=log,
+                                     save_every=args.save_every, **extra)
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
@@ -224,6 +247,8 @@ def run(args) -> int:
         print(f"rnn-lab train: interrupted ({signal_name(stop.signum)}) at step {stop.step}; "
               f"{where}", file=sys.stderr)
         return exit_status(stop)
+    if getattr(trainer, "quiet", False):  # a torchrun rank other than 0
+        return 0
     history = trainer.history
     final = {k[4:]: v[-1] for k, v in history.items() if k.startswith("val_") and v
              and k != "val_step"}

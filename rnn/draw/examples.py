@@ -23,6 +23,7 @@ from rnn.draw.plan import make_plan
 from rnn.draw.rendering import render
 from rnn.draw.scale import GradScale
 from rnn.draw.style import GREY
+from rnn.cells import cell_class
 from rnn.draw.timesteps import nx_graph, time_steps
 from rnn.io import output_folder
 from rnn.layers import make_layer
@@ -66,9 +67,11 @@ def unrolled_loss(cell: str = "lstm", steps: int = 3, *, hidden: int = 4, inputs
 
 
 def unrolled_graph(cell: str = "lstm", steps: int = 3, *, grad: bool = False,
-                   collapse: bool = False, compiled: bool = False, **model) -> graphviz.Digraph:
+                   collapse: bool = False, fold: bool = False, compiled: bool = False,
+                   **model) -> graphviz.Digraph:
     """The computation graph of `unrolled_loss(cell, steps)`; with `grad`, the gradient overlay;
-    with `compiled`, the program that `autograd_lite.compile` makes of the same loss."""
+    `collapse`: one box per step; `fold`: one block "LSTM × T" for all of them; `compiled`:
+    the program that `autograd_lite.compile` makes of the same loss."""
     if compiled and grad:
         raise ValueError("a compiled program keeps no gradients to draw: --grad is for the "
                          "eager graph")
@@ -76,7 +79,8 @@ def unrolled_graph(cell: str = "lstm", steps: int = 3, *, grad: bool = False,
     source = to_networkx(loss) if compiled else loss
     return computation_graph(source, grad=grad, collapse=collapse, max_nodes=_graphs.MAX_NODES,
                              name=f"{cell}_unrolled{'_grad' if grad else ''}"
-                                  f"{'_compiled' if compiled else ''}")
+                                  f"{'_compiled' if compiled else ''}",
+                             fold=cell_class(cell).title.split(" (")[0] if fold else None)
 
 
 def gradient_overlay(steps: int = 30, cells=("rnn", "lstm"), **model) -> graphviz.Digraph:

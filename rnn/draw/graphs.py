@@ -13,7 +13,7 @@ import warnings
 import graphviz
 
 from rnn.draw.labels import escape_label, html
-from rnn.draw.plan import Edge, Node, Plan, make_plan
+from rnn.draw.plan import Edge, Node, Plan, fold_plan, make_plan
 from rnn.draw.scale import GradScale
 from rnn.draw.style import (
     FONT,
@@ -165,7 +165,8 @@ def colour_bar(scale: GradScale) -> str:
 def computation_graph(tensor, *, collapse: bool = False, grad: bool = False, steps="auto",
                       all_values: bool = False, shared_params: bool = False,
                       legend: bool = True, max_nodes: int | None = MAX_NODES,
-                      name: str = "computation_graph") -> graphviz.Digraph:
+                      name: str = "computation_graph", fold: str | None = None
+                      ) -> graphviz.Digraph:
     """The computation graph behind `tensor` (or a graph from `to_networkx`) as a Digraph.
 
     Values are boxes (label and shape), ops small ellipses between them (an unnamed result is
@@ -175,7 +176,10 @@ def computation_graph(tensor, *, collapse: bool = False, grad: bool = False, ste
     for all). `collapse` draws each step as one box; `grad` shades everything by gradient norm
     (after `backward(retain_grad=True)`) with a colour bar. Beyond `max_nodes` drawn nodes the
     steps are collapsed (GraphCollapsed warning, and a caption) or, with no steps,
-    GraphTooLarge is raised. The legend (`legend=True`) shows the palette:
+    GraphTooLarge is raised. `fold="LSTM"` draws the three levels' first: all the steps as
+    one block "LSTM × T" with its recurrent line, the same drawing for any T (then `collapse`
+    is the second level, one box per step, and neither the third, every gate). The legend
+    (`legend=True`) shows the palette:
 
         parameter       PARAM_FILL yellow box, like colah's learned layers
         input/constant  LEAF_FILL blue box: a leaf needing no gradient (input, initial state)
@@ -195,7 +199,11 @@ def computation_graph(tensor, *, collapse: bool = False, grad: bool = False, ste
                          "output first")
     step = time_steps(g, steps) if steps is not None else {}
     options = dict(grad=grad, all_values=all_values, shared_params=shared_params)
-    plan = make_plan(g, step, collapse=collapse, **options)
+    plan = make_plan(g, step, collapse=collapse or fold is not None, **options)
+    if fold is not None:
+        if not plan.steps:
+            raise ValueError("fold: the graph has no time steps to fold")
+        plan = fold_plan(plan, fold)
     caption = ()
     if max_nodes is not None and len(plan.nodes) > max_nodes:
         if collapse or not plan.steps:

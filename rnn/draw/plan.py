@@ -257,3 +257,31 @@ def make_plan(g, step, prefix="", collapse=False, grad=False, all_values=False,
     else:
         edges += _steps_in_order(nodes, edges, ends, prefix)
     return Plan(nodes, edges, steps)
+
+
+FOLD_ID = "folded"
+
+
+def fold_plan(plan: Plan, title: str, prefix: str = "") -> Plan:
+    """The folded graph: every step box of a collapsed `plan` becomes one block
+    "title × T" with one recurrent line carrying the states (h_t, c_t, ...) back into it;
+    lines between a step and the rest start or end at the block, once each. The drawing has
+    the same nodes whatever T is."""
+    steps = {n.id for n in plan.nodes if n.kind == "step"}
+    block = prefix + FOLD_ID
+    rows = [f"<b>{escape_label(title, 40)} × {len(steps)}</b>", _small("t = 1 .. T, folded")]
+    nodes = [Node(block, None, "step", _rows(rows), None)]
+    nodes += [n for n in plan.nodes if n.id not in steps]
+    carried = list(dict.fromkeys(e.label for e in plan.edges
+                                 if e.tail in steps and e.head in steps and e.visible))
+    edges = [Edge(block, block, None, ", ".join(carried))] if carried else []
+    seen = set()
+    for e in plan.edges:
+        tail, head = (block if e.tail in steps else e.tail), (block if e.head in steps else e.head)
+        if tail == head == block or (tail, head, e.label, e.visible) in seen:
+            continue
+        seen.add((tail, head, e.label, e.visible))
+        folded = block in (tail, head)
+        edges.append(e._replace(tail=tail, head=head, lane=0,
+                                norm=None if folded else e.norm))
+    return Plan(nodes, edges, len(steps))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rnn.draw.svgtext import join_runs
 from rnn.io import output_target, replacing
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -75,6 +76,8 @@ def render(graph, path, format: str | None = None, timeout: float = 30) -> Path:
             tmp.write_text(source, encoding="utf-8")
         else:
             _graphviz(source, format, tmp, timeout, Path(path).name)
+            if format == "svg":  # subscripts every browser lays out (rnn.draw.svgtext)
+                tmp.write_text(join_runs(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     return Path(path)
 
 

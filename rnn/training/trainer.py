@@ -20,6 +20,7 @@ from autograd_lite import optim
 from autograd_lite.compile import compile as compile_step
 from autograd_lite.errors import CompileError
 from autograd_lite.tensor import Tensor, total_norm
+from rnn.cells import cell_class
 from rnn.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -320,7 +321,7 @@ class Trainer:
     def _carry_shapes(self):
         c = self.config
         shape = (c.layers, c.batch, c.hidden)
-        return [shape, shape] if c.cell in ("lstm", "peephole") else [shape]
+        return [shape] * len(cell_class(c.cell).STATE)  # one array per state of the cell
 
 
 def train(config: TrainConfig, *, checkpoint=None, resume=False, progress=None, log=None,
