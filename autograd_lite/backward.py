@@ -26,11 +26,13 @@ class Node(weakref.ref):
     them; None where the op's `needs` leaves them out), `saved` (what a fused forward kept),
     `attrs`, `seq` (creation number), `label`, `grad` (kept by `retain_grad`), and the
     output's `shape` and `dtype`. A Node is a weak reference to its output Tensor: `node()`
-    gives the Tensor while someone holds it (one object per op instead of two).
+    gives the Tensor while someone holds it (one object per op instead of two). `walked`
+    holds the Tensors its inputs were shown as (`Tensor.parents`), so that walking the graph
+    twice meets the same objects.
     """
 
     __slots__ = ("creator", "inputs", "input_data", "output", "saved", "attrs", "seq", "label",
-                 "grad", "shape", "dtype", "stand_in")
+                 "grad", "shape", "dtype", "stand_in", "walked")
     requires_grad = True  # what the backward walk asks of any input
     is_parameter = False
     # nodes are graph vertices, hashed and compared by identity (not by their tensor's)
@@ -43,7 +45,7 @@ class Node(weakref.ref):
         return len(self.shape)
 
     def __getattr__(self, name):
-        # `label`, `grad`, `saved` and `stand_in` are rarely set: making a node leaves them
+        # `label`, `grad`, `saved`, `stand_in`, `walked` are rarely set: a new node leaves them
         # unset (one store fewer each, on the hot path) and they read as None until set.
         if name in _UNSET_IS_NONE:
             return None
@@ -53,7 +55,7 @@ class Node(weakref.ref):
         return f"Node({self.creator.name!r}, {describe(self)})"
 
 
-_UNSET_IS_NONE = frozenset(("label", "grad", "saved", "stand_in"))
+_UNSET_IS_NONE = frozenset(("label", "grad", "saved", "stand_in", "walked"))
 
 
 class _Freed:

@@ -48,7 +48,7 @@ class Tensor(Values):
     `Parameter.assign`. Gradients land in `.grad` (same shape and dtype) when `.backward()`
     runs. Graph fields, from the tensor's Node: `creator` (the Op; None for a leaf), `parents`
     (Tensors, in argument order), `attrs`, `saved`, `seq`. A parent reached through the graph
-    keeps its values only if a rule reads them: hold a tensor to read its values later.
+    keeps its values if a rule reads them or it has a label (until backward frees them).
     """
 
     __slots__ = ()  # (declared by Values)
@@ -79,8 +79,10 @@ class Tensor(Values):
         node = self._node
         if node is None:
             self._label = value
-        else:
-            node.label = value
+            return
+        node.label = value
+        if value and node.output is None and node.input_data is not FREED:
+            node.output = self._data  # a named value stays readable through the graph
 
     @property
     def seq(self) -> int:
@@ -209,12 +211,10 @@ class Tensor(Values):
                  retain_graph: bool | None = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad.
 
-        `grad` is the upstream gradient (required unless self has one element). Backward frees
-        the arrays each node kept once its gradient is passed on; `retain_graph=True` keeps
-        them for another backward pass. With `create_graph=True` gradients are Tensors
-        recorded in the graph (for higher order; it retains the graph); with
-        `retain_grad=True` intermediate tensors keep their gradient too (for drawing).
-        """
+        `grad` is the upstream gradient (needed unless self has one element). Each node's kept
+        arrays are freed once its gradient is passed on, unless `retain_graph=True`.
+        `create_graph=True` records the gradients (higher order; retains the graph);
+        `retain_grad=True` keeps intermediate tensors' gradients too (for drawing)."""
         backprop([self], [grad], create_graph=create_graph, retain_grad=retain_grad,
                  retain_graph=retain_graph)
 
@@ -225,10 +225,8 @@ def backprop(roots, grads, inputs=None, create_graph=False, retain_grad=False,
 
     With `inputs=None`, gradients accumulate into the `.grad` of every leaf that requires
     grad. With `inputs` given, their gradients are returned instead (None where unreachable)
-    and no `.grad` is touched. With `create_graph=True` the sweep is itself recorded. The
-    graph's kept arrays are freed as the sweep passes, unless `retain_graph` (default:
-    `create_graph`).
-    """
+    and no `.grad` is touched. `create_graph=True` records the sweep; kept arrays are freed
+    as it passes, unless `retain_graph` (default: `create_graph`)."""
     if state.tracer is not None:
         state.tracer.refuse("backward()")
     if retain_graph is None:
@@ -282,6 +280,9 @@ def _tensor_of(node: Node, data=None) -> Tensor:
 
 
 def _parents(node: Node) -> tuple:
+    # Kept by the node: a walk that meets a parent twice meets the same Tensor (ids stay valid)
+    if node.walked is not None:
+        return node.walked
     parents = []
     for k, p in enumerate(node.inputs):
         if type(p) is Node:
@@ -293,7 +294,8 @@ def _parents(node: Node) -> tuple:
             p._seq = node.seq - 0.5  # (made now, but sorts before the node that read it)
             node.inputs = (*node.inputs[:k], p, *node.inputs[k + 1:])
         parents.append(p)
-    return tuple(parents)
+    node.walked = tuple(parents)
+    return node.walked
 
 
 def as_tensor(x, dtype=None) -> Tensor:
@@ -417,12 +419,6 @@ def _check_kept(op, inputs) -> None:
             t.values(f"an input of {op.name}")  # raises: the values were not kept
 
 
-def _number(x, dtype):
-    """`x` as a plain number operand when it can stay one, else as a constant leaf."""
-    n = plain_number(x)
-    return as_tensor(x, dtype) if n is None else n
-
-
 def _binary(op, a, b) -> Tensor:
     # `apply` unrolled for the hot path of every +, -, *, /: two inputs, no attributes (keep
     # the two alike). A Python number stays a number (NumPy keeps the tensor's dtype: NEP 50).
@@ -434,7 +430,8 @@ def _binary(op, a, b) -> Tensor:
         else:
             kind = type(b)
             if kind is not float and (kind is not int or not _INT64[0] <= b < _INT64[1]):
-                b = _number(b, x.dtype)  # (NumPy scalars, bools, arrays, ...)
+                n = plain_number(b)  # (NumPy scalars become numbers; bools, arrays, ...: not)
+                b = as_tensor(b, x.dtype) if n is None else n
                 if isinstance(b, Tensor):
                     return _binary(op, a, b)
             y = b
@@ -443,7 +440,8 @@ def _binary(op, a, b) -> Tensor:
         y = b._data
         kind = type(a)
         if kind is not float and (kind is not int or not _INT64[0] <= a < _INT64[1]):
-            a = _number(a, y.dtype)
+            n = plain_number(a)
+            a = as_tensor(a, y.dtype) if n is None else n
             if isinstance(a, Tensor):
                 return _binary(op, a, b)
         x = a

@@ -86,6 +86,18 @@ def test_retain_grad_reaches_parents_seen_through_the_graph():
     assert [p.grad.tolist() for p in parts] == [[1.0] * 4, [1.0] * 4]
 
 
+def test_a_labelled_value_stays_readable_through_the_graph_and_walks_meet_the_same_parents():
+    x = leaf(2, 3)
+    product = x @ leaf(3, 3, seed=2)  # no rule reads it: only its label keeps it
+    product.label = "z"
+    expected = product.data.copy()
+    loss = (product + 1.0).sum()
+    del product
+    (add,) = loss.parents
+    assert add.parents is add.parents and add.parents[0].label == "z"
+    np.testing.assert_array_equal(add.parents[0].data, expected)
+
+
 def _peak_of_unrolled_chain(steps=40, n=20_000):
     x = Tensor(np.linspace(-1, 1, n), requires_grad=True)
     w = Tensor(np.full(n, 0.5), requires_grad=True)
