@@ -32,6 +32,22 @@ def _ancestors(root: Tensor) -> list[Tensor]:
     return order
 
 
+def nearest_labelled(node: Tensor, label: str) -> Tensor:
+    """The nearest ancestor of `node` (breadth first) labelled `label` (LookupError if none)."""
+    seen, frontier = {id(node)}, [node]
+    while frontier:
+        nxt = []
+        for t in frontier:
+            for p in t.parents:
+                if p.label == label:
+                    return p
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    nxt.append(p)
+        frontier = nxt
+    raise LookupError(f"no {label} node behind {node.label}")
+
+
 def to_networkx(tensor) -> nx.DiGraph:
     """The graph that produced `tensor`: one node per tensor, edges parent -> child.
 

@@ -10,24 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograd_lite.tensor import Tensor
+from autograd_lite.graph import nearest_labelled
 from rnn import tasks_born_in as bi
-
-
-def _nearest(node: Tensor, label: str) -> Tensor:
-    """The nearest ancestor of `node` (breadth first) labelled `label`."""
-    seen, frontier = {id(node)}, [node]
-    while frontier:
-        nxt = []
-        for t in frontier:
-            for p in t.parents:
-                if p.label == label:
-                    return p
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    nxt.append(p)
-        frontier = nxt
-    raise LookupError(f"no {label} node behind {node.label}")
 
 
 def trace(model, ids) -> dict:
@@ -41,7 +25,7 @@ def trace(model, ids) -> dict:
     for t in range(ids.shape[0]):
         state = cell(model.embed(ids[t]), state)
         c = state[cell.STATE.index("c")]
-        fs.append(np.array(_nearest(c, "f_t").data))  # this step's gate: the nearest f_t
+        fs.append(np.array(nearest_labelled(c, "f_t").data))  # this step's gate: the nearest f_t
         cs.append(np.array(c.data))
     logits = model.decoder(state[cell.STATE.index("h")])
     return {"c": np.stack(cs), "f": np.stack(fs), "logits": np.array(logits.data)}

@@ -11,6 +11,7 @@ import sympy as sp
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
+from autograd_lite.graph import nearest_labelled
 from autograd_lite.tensor import Tensor
 from rnn import draw, tasks
 from rnn.data import Corpus
@@ -116,22 +117,6 @@ def write_experiment_reports(results, cfg, folder: Path, seconds: float) -> tupl
     return summary, [folder / name for name in sorted(REPORT_FILES)]
 
 
-def _nearest(node, label: str):
-    """The nearest ancestor of `node` (breadth first) labelled `label`."""
-    seen, frontier = {id(node)}, [node]
-    while frontier:
-        nxt = []
-        for t in frontier:
-            for p in t.parents:
-                if p.label == label:
-                    return p
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    nxt.append(p)
-        frontier = nxt
-    raise LookupError(f"no {label} node behind {node.label}")
-
-
 def conveyor_belt(state: dict, hidden: int, T: int, seed: int) -> dict:
     """Step the trained LSTM's readable cell over one adding-problem sequence of length T.
 
@@ -146,7 +131,7 @@ def conveyor_belt(state: dict, hidden: int, T: int, seed: int) -> dict:
     for t in range(T):
         h, c = cell(Tensor(x[t]), carried)
         carried = (h, c)
-        fs.append(np.array(_nearest(c, "f_t").data[0]))  # this step's gate: the nearest f_t
+        fs.append(np.array(nearest_labelled(c, "f_t").data[0]))  # this step's gate: the nearest f_t
         cs.append(np.array(c.data[0]))
     prediction = float(model.decoder(h).data[0, 0])
     return {"x": x[:, 0, :], "f": np.array(fs).T, "c": np.array(cs).T,
