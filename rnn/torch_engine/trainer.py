@@ -12,11 +12,8 @@ from __future__ import annotations
 import math
 import os
 import signal
-import sys
-import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from rnn.interrupts import deferred_stop
 from rnn.torch_engine import require_torch
@@ -29,7 +26,7 @@ from rnn.torch_engine.models import (
     torch_names,
 )
 from rnn.torch_engine.tasks import shard_of, torch_task
-from rnn.training import Trainer, TrainingError, TrainingInterrupted
+from rnn.training import Trainer, TrainingError, TrainingInterrupted, run_steps
 
 torch = require_torch("--engine torch")
 dist = torch.distributed
@@ -37,10 +34,6 @@ dist = torch.distributed
 # Optimizer state: the engine's slot name -> torch's (per parameter).
 _SLOTS = {"adam": (("m", "exp_avg"), ("v", "exp_avg_sq")),
           "sgd": (("velocity", "momentum_buffer"),)}
-
-
-def _use_progress(progress) -> bool:
-    return sys.stderr.isatty() if progress is None else bool(progress)
 
 
 class TorchTrainer:
@@ -171,29 +164,11 @@ class TorchTrainer:
         return f"{c.cell} (hidden {c.hidden}, {where}) on {c.task}"
 
     def _loop(self, steps):
-        final = self.config.steps
         record = self.record
-        bar = tqdm(total=steps, initial=self.step, disable=not _use_progress(self.progress),
-                   file=sys.stderr, dynamic_ncols=True, unit="step", leave=True)
-        tokens, t0 = 0, time.perf_counter()
-        try:
-            while self.step < steps and self.stopping is None:
-                loss, norm = self.train_step()
-                tokens += record.problem.tokens_per_batch
-                bar.update(1)
-                elapsed = time.perf_counter() - t0
-                if not bar.disable and elapsed > 0:
-                    bar.set_postfix({"loss": f"{loss:.4f}", "grad norm": f"{norm:.2g}",
-                                     "tokens/s": f"{tokens / elapsed:,.0f}"}, refresh=False)
-                if self.step % record.val_every == 0 or self.step == final:
-                    metrics = self.validate()
-                    shown = "  ".join(f"val_{k} {v:.4f}" for k, v in metrics.items())
-                    self.log(f"step {self.step:>6}  loss {loss:.4f}  {shown}")
-                if (record.save_every and self.checkpoint_path
-                        and self.step % record.save_every == 0 and self.step < steps):
-                    self.save()
-        finally:
-            bar.close()
+        run_steps(self, steps, final=self.config.steps,
+                  tokens_per_batch=record.problem.tokens_per_batch,
+                  val_every=record.val_every, save_every=record.save_every,
+                  stopped=lambda: self.stopping is not None)
 
     # -- checkpoints (the engine's format, through the record) ---------------------------
     def save(self) -> str | None:

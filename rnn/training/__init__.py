@@ -23,6 +23,7 @@ from rnn.training.trainer import (
     TrainingError,
     TrainingInterrupted,
     make_optimizer,
+    run_steps,
     train,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "AddingProblem", "CopyProblem", "Problem", "ReberProblem", "TextProblem", "build",
     "regression_mse",
     "check_sample_args", "generate", "sample",
-    "Trainer", "TrainingError", "TrainingInterrupted", "make_optimizer", "train",
+    "Trainer", "TrainingError", "TrainingInterrupted", "make_optimizer", "run_steps",
+    "train",
 ]

@@ -81,6 +81,37 @@ def _use_progress(progress) -> bool:
     return bool(progress)
 
 
+def run_steps(trainer, steps, *, final, tokens_per_batch, val_every, save_every, stopped):
+    """The training loop both engines share: `trainer.train_step()` until step `steps` or
+    `stopped()`, a tqdm bar (loss, gradient norm, tokens/s), validation every `val_every`
+    steps and at step `final`, and a checkpoint every `save_every` steps before the last.
+
+    `trainer` has `step`, `progress`, `checkpoint_path`, `train_step()`, `validate()`,
+    `log(line)` and `save()`: this module's Trainer and rnn.torch_engine's TorchTrainer.
+    """
+    bar = tqdm(total=steps, initial=trainer.step, disable=not _use_progress(trainer.progress),
+               file=sys.stderr, dynamic_ncols=True, unit="step", leave=True)
+    tokens, t0 = 0, time.perf_counter()
+    try:
+        while trainer.step < steps and not stopped():
+            loss, norm = trainer.train_step()
+            tokens += tokens_per_batch
+            bar.update(1)
+            elapsed = time.perf_counter() - t0
+            if not bar.disable and elapsed > 0:
+                bar.set_postfix({"loss": f"{loss:.4f}", "grad norm": f"{norm:.2g}",
+                                 "tokens/s": f"{tokens / elapsed:,.0f}"}, refresh=False)
+            if trainer.step % val_every == 0 or trainer.step == final:
+                metrics = trainer.validate()
+                shown = "  ".join(f"val_{k} {v:.4f}" for k, v in metrics.items())
+                trainer.log(f"step {trainer.step:>6}  loss {loss:.4f}  {shown}")
+            if (save_every and trainer.checkpoint_path
+                    and trainer.step % save_every == 0 and trainer.step < steps):
+                trainer.save()
+    finally:
+        bar.close()
+
+
 class Trainer:
     """Trains `model` on `problem` step by step; see `fit`.
 
@@ -242,28 +273,9 @@ class Trainer:
     def _loop(self, steps, flag):
         # The run's last step is always validated; an intermediate target (fit(k) of a
         # longer run) is not, so a run split in parts records what an unsplit one does.
-        final = self.config.steps if self.config else steps
-        bar = tqdm(total=steps, initial=self.step, disable=not _use_progress(self.progress),
-                   file=sys.stderr, dynamic_ncols=True, unit="step", leave=True)
-        tokens, t0 = 0, time.perf_counter()
-        try:
-            while self.step < steps and flag["signum"] is None:
-                loss, norm = self.train_step()
-                tokens += self.problem.tokens_per_batch
-                bar.update(1)
-                elapsed = time.perf_counter() - t0
-                if not bar.disable and elapsed > 0:
-                    bar.set_postfix({"loss": f"{loss:.4f}", "grad norm": f"{norm:.2g}",
-                                     "tokens/s": f"{tokens / elapsed:,.0f}"}, refresh=False)
-                if self.step % self.val_every == 0 or self.step == final:
-                    metrics = self.validate()
-                    shown = "  ".join(f"val_{k} {v:.4f}" for k, v in metrics.items())
-                    self.log(f"step {self.step:>6}  loss {loss:.4f}  {shown}")
-                if (self.save_every and self.checkpoint_path
-                        and self.step % self.save_every == 0 and self.step < steps):
-                    self.save()
-        finally:
-            bar.close()
+        run_steps(self, steps, final=self.config.steps if self.config else steps,
+                  tokens_per_batch=self.problem.tokens_per_batch, val_every=self.val_every,
+                  save_every=self.save_every, stopped=lambda: flag["signum"] is not None)
 
     # -- checkpoints --------------------------------------------------------------------
     def to_checkpoint(self) -> Checkpoint:
