@@ -125,6 +125,45 @@ def is_embedded_reber(s: str) -> bool:
             and s[-2] == s[1] and is_reber(s[2:-2]))
 
 
+def embedded_reber_next(s: str) -> list[str]:
+    """The legal next symbols after each proper prefix of the embedded Reber string `s`.
+
+    Entry k lists (in `REBER_SYMBOLS` order) the symbols that may follow s[:k + 1]: the
+    grammar allows two after most prefixes and one after a few (the inner B, the repeated T
+    or P, the last E). Hochreiter & Schmidhuber (1997) count a string as predicted right
+    when at every step the legal next symbols are exactly the most probable ones.
+    """
+    if not is_embedded_reber(s):
+        raise ValueError(f"embedded_reber_next: {s!r} is not an embedded Reber string")
+    branch, inner = s[1], s[2:-2]
+
+    def after(node):  # the symbols that may leave a node of the inner grammar
+        return "".join(sym for sym, _ in REBER_GRAPH[node]) if node in REBER_GRAPH else "E"
+
+    out = ["TP", "B", after(0)]  # after B; after the branch symbol; after the inner B
+    node = 0
+    for symbol in inner[1:-1]:
+        node = dict(REBER_GRAPH[node])[symbol]
+        out.append(after(node))
+    out += [branch, "E"]  # after the inner E: the branch symbol again; then the final E
+    order = {c: k for k, c in enumerate(REBER_SYMBOLS)}
+    return ["".join(sorted(legal, key=order.get)) for legal in out]
+
+
+def reber_legal(x, y, mask) -> np.ndarray:
+    """Boolean (T, B, len(REBER_SYMBOLS)): the legal next symbols at every step of a
+    `reber_batch` (x, y, mask); all False on the padding."""
+    T, B = x.shape
+    legal = np.zeros((T, B, len(REBER_SYMBOLS)), dtype=bool)
+    index = {c: k for k, c in enumerate(REBER_SYMBOLS)}
+    for b in range(B):
+        n = int(mask[:, b].sum())
+        s = "".join(REBER_SYMBOLS[i] for i in x[:n, b]) + REBER_SYMBOLS[y[n - 1, b]]
+        for t, symbols in enumerate(embedded_reber_next(s)):
+            legal[t, b, [index[c] for c in symbols]] = True
+    return legal
+
+
 def reber_batch(batch: int, rng: np.random.Generator):
     """Next-symbol prediction on B embedded Reber strings, padded to the longest.
 

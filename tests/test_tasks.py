@@ -93,3 +93,20 @@ def test_reber_batch_deterministic():
     b = tasks.reber_batch(8, np.random.default_rng(4))
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
+
+
+def test_embedded_reber_next_lists_the_grammar_s_choices():
+    s = "BTBTSSXXTVVETE"
+    assert tasks.embedded_reber_next(s) == ["PT", "B", "PT", "SX", "SX", "SX", "SX", "TV",
+                                            "TV", "PV", "E", "T", "E"]  # BEPSTVX order
+    with pytest.raises(ValueError, match="not an embedded Reber"):
+        tasks.embedded_reber_next("BTBTSSXXTVVEPE")  # the branch symbol does not repeat
+
+
+def test_reber_legal_holds_every_actual_next_symbol():
+    x, y, mask, _ = tasks.reber_batch(100, np.random.default_rng(7))
+    legal = tasks.reber_legal(x, y, mask)
+    steps, cols = np.nonzero(mask)
+    assert legal[steps, cols, y[steps, cols]].all()  # what came next was legal
+    assert set(legal[steps, cols].sum(-1)) == {1, 2}
+    assert not legal[mask == 0].any()
