@@ -4,20 +4,25 @@ Both cells get the same budget (hidden size, optimizer, learning rate, batches, 
 several lags T. After training, the readable (unfused) graph of the T = 100 models gives
 ||dL/dh_t|| for every step t: it decays exponentially with the lag T - t for the RNN
 (Hochreiter 1991; Bengio et al. 1994) and not for the LSTM (Hochreiter & Schmidhuber 1997).
+
+Each run is a sweep run (rnn.sweep.runs); `rnn-lab experiment long-term` is the sweep's
+long-term preset, which also chooses each run's learning rate on validation data.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograd_lite.tensor import Tensor
-from rnn import tasks
 from rnn.pool import cores, run_jobs
-from rnn.training import AddingProblem, RegressionModel, Trainer, regression_mse
+from rnn.sweep.runs import RunSpec, hidden_grad_norms, train_run
+
+__all__ = ["LongTermConfig", "RunResult", "decay_per_step", "hidden_grad_norms", "pool_size",
+           "run_all", "run_one", "run_result", "run_spec"]
+
+VAL_SIZE = 256  # validation sequences of each run
 
 
 @dataclass
@@ -37,6 +42,7 @@ class LongTermConfig:
     grad_batch: int = 64
     record_every: int = 50  # validation points on the loss curves
     workers: int = 2
+    lrs: tuple = ()  # the grid the rate was chosen from, per cell and lag (a sweep); () = lr
 
     @classmethod
     def quick(cls, seed: int = 0, steps: int | None = None,
@@ -62,62 +68,41 @@ class RunResult:
     grad_init: list | None = None
     grad_trained: list | None = None
     params: dict | None = None  # the trained model's state dict, kept at the gradient lag
+    lr: float | None = None  # the run's learning rate (None: the config's)
 
 
-def _model(cell, hidden, fused, seed):
-    return RegressionModel(2, hidden, cell, fused=fused, rng=np.random.default_rng([seed, 0]))
+def run_spec(cell: str, lag: int, cfg: LongTermConfig) -> RunSpec:
+    """The sweep run (rnn.sweep) of one cell at one lag with the config's budget."""
+    return RunSpec("adding", cell, "uniform", lag, cfg.hidden, cfg.steps, cfg.batch, cfg.lr,
+                   "adam", cfg.clip, VAL_SIZE, cfg.test_size, cfg.record_every, cfg.seed,
+                   cfg.grad_batch if lag == cfg.grad_lag else 0)
 
 
-def hidden_grad_norms(model, x, y) -> np.ndarray:
-    """Mean over the batch of ||dL_b/dh_t|| for t = 1..T, through the readable graph.
+def _mse(metric):
+    return float("inf") if metric is None else metric  # None: the run diverged
 
-    `model` is a RegressionModel (fused or not); its parameters are copied into an unfused
-    twin whose per-step `h_t` nodes keep their gradient (`backward(retain_grad=True)`).
-    L_b is the squared error of example b, so the norms do not depend on the batch size.
-    """
-    layer = model.layer
-    cell = layer.cell_class.name
-    twin = RegressionModel(layer.input_size, layer.hidden_size, cell,
-                           output_size=model.decoder.weight.shape[0],
-                           num_layers=layer.num_layers, fused=False, dtype=layer.dtype)
-    twin.load_state_dict(model.state_dict())
-    outputs, _ = twin.layer(Tensor(x))
-    hs = list(outputs.parents)
-    if outputs.op != "stack" or len(hs) != x.shape[0] or any(h.label != "h_t" for h in hs):
-        raise RuntimeError("hidden_grad_norms: expected the readable layer's outputs to stack "
-                           "the per-step h_t nodes")
-    pred = twin.decoder(outputs[-1])
-    diff = pred - y
-    (diff * diff).sum().backward(retain_grad=True)
-    return np.array([np.linalg.norm(h.grad, axis=-1).mean() for h in hs])
+
+def run_result(record: dict) -> RunResult:
+    """A sweep record of the adding problem as this experiment's RunResult."""
+    s = record["spec"]
+    result = RunResult(
+        cell=s["cell"], lag=s["T"], steps=s["steps"],
+        train_loss=float(np.mean(record["train_loss"][-100:])), test_mse=_mse(record["metric"]),
+        seconds=record["seconds"], first_below=record["steps_to_success"],
+        loss=record["train_loss"], val_step=record["val_step"], val_loss=record["val_loss"],
+        lr=s["lr"])
+    if "grad_trained" in record:
+        result.grad_init = record["grad_init"]
+        result.grad_trained = record["grad_trained"]
+        result.params = {k: np.asarray(v) for k, v in record["params"].items()}
+    return result
 
 
 def run_one(cell: str, lag: int, cfg: LongTermConfig) -> RunResult:
-    """Train one cell at one lag with the shared budget (fused path); measure what we report."""
-    t0 = time.perf_counter()
-    model = _model(cell, cfg.hidden, True, cfg.seed)
-    measure = lag == cfg.grad_lag
-    if measure:
-        gx, gy = tasks.adding_problem(lag, cfg.grad_batch, np.random.default_rng([cfg.seed, 4]))
-        grad_init = hidden_grad_norms(model, gx, gy).tolist()
-    problem = AddingProblem(lag, cfg.batch, val_size=256, seed=cfg.seed)
-    trainer = Trainer(model, problem, lr=cfg.lr, clip=cfg.clip, seed=cfg.seed,
-                      val_every=cfg.record_every, progress=False)
-    trainer.fit(cfg.steps)
-    tx, ty = tasks.adding_problem(lag, cfg.test_size, np.random.default_rng([cfg.seed, 3]))
-    h = trainer.history
-    below = [s for s, v in zip(h["val_step"], h["val_loss"]) if v < 0.01]
-    result = RunResult(
-        cell=cell, lag=lag, steps=cfg.steps,
-        train_loss=float(np.mean(h["loss"][-100:])), test_mse=regression_mse(model, tx, ty),
-        seconds=0.0, first_below=below[0] if below else None,
-        loss=h["loss"], val_step=h["val_step"], val_loss=h["val_loss"])
-    if measure:
-        result.grad_init = grad_init
-        result.grad_trained = hidden_grad_norms(model, gx, gy).tolist()
-        result.params = model.state_dict()
-    result.seconds = time.perf_counter() - t0
-    return result
+    """Train one cell at one lag with the shared budget (fused path); measure what we report
+    (rnn.sweep.runs.train_run: test MSE on its own stream, gradient norms at the gradient
+    lag)."""
+    return run_result(train_run(run_spec(cell, lag, cfg)))
 
 
 def _job(args):

@@ -1,0 +1,172 @@
+"""`rnn-lab experiment sweep`: many seeds per setting, a learning-rate search on validation
+data, a cache of finished runs, and tables with 95% intervals (rnn.sweep)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from rnn.argtypes import (
+    LazyChoices,
+    cell_list,
+    file_name,
+    non_negative_float,
+    positive_int,
+    seed,
+)
+from rnn.blas import single_thread_blas
+from rnn.io import check_output_folder, output_folder
+
+EXAMPLE = """\
+examples:
+  rnn-lab experiment sweep --quick --out /tmp/sweep-quick      # under 2 minutes
+  rnn-lab experiment sweep --out results/sweep                 # the default preset, <= 15 min
+  rnn-lab experiment sweep --out results/sweep --seeds 10      # 5 more seeds: only they train
+  rnn-lab experiment sweep --config my-sweep.toml --cells lstm,gru --T 50,100
+  rnn-lab experiment sweep --preset long-term --out results/long-term
+
+Each setting (task, cell, init, T, hidden size) first trains every rate of --lrs on its first
+seed and keeps the rate with the best final validation metric (never the test set); its other
+seeds then train at that rate. Success: adding test MSE < 0.01; copy below 10% of the
+memoryless baseline; reber every test string right (the legal next symbols most probable at
+every step). Every finished run is kept in DIR/runs/ (one JSON file, keyed by the hash of its
+spec): a rerun, an interrupted or an extended sweep trains only what is missing.
+
+The config file is TOML with the keys tasks, cells, inits, T, hidden, seeds, first_seed, lrs,
+steps, batch, optimizer, clip, val_size, test_size, val_every; T and steps may be tables by
+task, e.g. T = {adding = [100, 200], copy = [100]}. The preset comes first, then the file,
+then the flags. Presets are in rnn/sweep/presets/.
+
+It writes results.md, results.csv (one row per setting), runs.csv (one row per run),
+summary.json, success_vs_T.png and loss_curves.png into --out (and, for the long-term preset,
+grad_norms.csv, grad_norm_vs_lag.png and jacobian_spectra.png).
+"""
+
+
+def _presets():
+    from rnn.sweep.config import preset_names
+
+    return preset_names()
+
+
+def _words(text: str) -> tuple:
+    """argparse type: comma-separated names ("adding,copy"); checked against the registry
+    with the rest of the config."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated names")
+    return names
+
+
+def _list_of(parse, what):
+    def parse_list(text: str) -> tuple:
+        values = []
+        for part in text.split(","):
+            try:
+                values.append(parse(part.strip()))
+            except (argparse.ArgumentTypeError, ValueError):
+                raise argparse.ArgumentTypeError(f"not {what}: {part.strip()!r}") from None
+        return tuple(values)
+
+    return parse_list
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(text)
+    return value
+
+
+def register(names) -> None:
+    """Add `sweep` to the experiment's sub-commands."""
+    p = names.add_parser(
+        "sweep", help="many seeds per setting, a fair learning-rate search, 95%% intervals",
+        description="Train every setting over several seeds after a learning-rate search on "
+                    "validation data;\ncache every run; report success rates and medians with "
+                    "95% intervals.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="default", choices=LazyChoices(_presets),
+                   help="the starting config (default: default)")
+    p.add_argument("--quick", action="store_true",
+                   help="the preset's small version (default -> quick, long-term -> "
+                        "long-term-quick)")
+    p.add_argument("--config", type=file_name, metavar="FILE.toml",
+                   help="a TOML file whose keys override the preset")
+    p.add_argument("--out", type=file_name, default="sweep-results", metavar="DIR",
+                   help="folder for the tables, plots and the run cache (default "
+                        "./sweep-results)")
+    p.add_argument("--tasks", type=_words, metavar="LIST", help="adding, copy, reber")
+    p.add_argument("--cells", type=cell_list, metavar="LIST", help="registered cells")
+    p.add_argument("--inits", type=_words, metavar="LIST", help="initialisations")
+    p.add_argument("--T", type=_list_of(int, "a whole number"), metavar="LIST",
+                   help="T values of every task that takes one (adding: the length; copy: "
+                        "the delay)")
+    p.add_argument("--hidden", type=_list_of(int, "a whole number"), metavar="LIST",
+                   help="hidden sizes")
+    p.add_argument("--seeds", type=positive_int, metavar="N", help="seeds per setting")
+    p.add_argument("--seed", type=seed, metavar="S", help="the first seed")
+    p.add_argument("--lrs", type=_list_of(_rate, "a positive number"), metavar="LIST",
+                   help="the learning-rate grid (at least 3 values)")
+    p.add_argument("--steps", type=positive_int, metavar="N",
+                   help="training steps per run, every task")
+    p.add_argument("--batch", type=positive_int, metavar="N", help="sequences per step")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), help="adam or sgd")
+    p.add_argument("--clip", type=non_negative_float, metavar="X",
+                   help="clip the gradient's norm at X (0: no clipping)")
+    p.add_argument("--val-size", type=positive_int, metavar="N", help="validation sequences")
+    p.add_argument("--test-size", type=positive_int, metavar="N", help="test sequences")
+    p.add_argument("--val-every", type=positive_int, metavar="N",
+                   help="validate every N steps")
+    p.add_argument("--workers", type=positive_int, default=2, metavar="N",
+                   help="training processes in parallel (default 2; never more than the runs "
+                        "or the CPU cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+FLAG_KEYS = {"tasks": "tasks", "cells": "cells", "inits": "inits", "T": "T",
+             "hidden": "hidden", "seeds": "seeds", "seed": "first_seed", "lrs": "lrs",
+             "steps": "steps", "batch": "batch", "optimizer": "optimizer", "clip": "clip",
+             "val_size": "val_size", "test_size": "test_size", "val_every": "val_every"}
+
+
+def run(args) -> int:
+    t0 = time.perf_counter()
+    single_thread_blas()
+    from rnn.sweep.cache import RunCache
+    from rnn.sweep.config import QUICK, load_config
+    from rnn.sweep.report import write_sweep_reports
+    from rnn.sweep.runner import local_executor, run_sweep
+
+    preset = QUICK.get(args.preset, args.preset) if args.quick else args.preset
+    flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items()}
+    cfg = load_config(preset, args.config, flags)
+    check_output_folder(args.out)  # every check before the folder is made
+    output_folder(args.out)
+
+    def log(line):
+        print(line, flush=True)
+
+    cache = RunCache(Path(args.out) / "runs", log)
+    T = "; ".join(f"{t} T {', '.join(map(str, v))}" for t, v in cfg.T.items())
+    log(f"sweep ({preset}): tasks {', '.join(cfg.tasks)}{'; ' + T if T else ''}; cells "
+        f"{', '.join(cfg.cells)}; inits {', '.join(cfg.inits)}; hidden "
+        f"{', '.join(map(str, cfg.hidden))}; {cfg.seeds} seeds; lr grid "
+        f"{', '.join(f'{lr:g}' for lr in cfg.lrs)}; {len(cfg.settings())} settings, up to "
+        f"{cfg.run_count()} runs")
+    result = run_sweep(cfg, cache, local_executor(args.workers),
+                       progress=False if args.no_progress else None, log=log)
+    summary = write_sweep_reports(result, args.out)
+    for r in summary["rows"]:
+        at = f" T={r['T']}" if r["T"] is not None else ""
+        median = "diverged" if r["median"] is None else f"{r['median']:.4g}"
+        flag = "  (no better than the baseline)" if r["worse_than_baseline"] else ""
+        log(f"  {r['task']} {r['cell']} ({r['init']}){at}: {r['successes']}/{r['seeds']} "
+            f"solved at lr {r['lr']:g}, median {r['metric']} {median}{flag}")
+    log(f"wrote {os.path.join(args.out, 'results.md')}, results.csv, runs.csv and plots "
+        f"(wall time {time.perf_counter() - t0:.0f} s; {result.trained} runs trained, "
+        f"{result.cached} from the cache)")
+    return 0

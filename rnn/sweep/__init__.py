@@ -1,0 +1,19 @@
+"""Sweeps: many seeds per setting, a fair learning-rate search, an on-disk cache, intervals.
+
+`config` (SweepConfig, presets, TOML), `tasks` (each task's model, metric, baseline and
+criterion), `runs` (RunSpec and `train_run`), `cache` (one JSON record per run), `runner`
+(the two phases through an executor), `stats` (Wilson and bootstrap intervals), `summary`
+(the per-setting rows), `report` and `figures` (the files), `long_term` (the long-term
+experiment as a sweep). The CLI is `rnn-lab experiment sweep`.
+"""
+
+from rnn.sweep.cache import RunCache
+from rnn.sweep.config import SweepConfig, load_config, preset_names
+from rnn.sweep.runner import SweepResult, choose_lr, local_executor, run_sweep
+from rnn.sweep.runs import RunSpec, train_run
+from rnn.sweep.stats import bootstrap_median_interval, wilson_interval
+from rnn.sweep.summary import summary_rows
+
+__all__ = ["RunCache", "SweepConfig", "load_config", "preset_names", "SweepResult",
+           "choose_lr", "local_executor", "run_sweep", "RunSpec", "train_run",
+           "bootstrap_median_interval", "wilson_interval", "summary_rows"]

@@ -1,0 +1,267 @@
+"""A sweep's configuration: what to train (tasks, cells, initialisations, T values, hidden
+sizes, seeds), the learning-rate grid and the budget. It comes from a preset (a TOML file in
+rnn/sweep/presets), then a user's TOML file, then flags, each overriding the one before.
+
+Every value is checked before any run starts: unknown keys, wrong types, unknown cells, inits
+or tasks, an init that does not fit a cell, a T too small for its task and sizes beyond the
+memory limit are each one `UsageError` (or `ResourceError`) naming the key and where it came
+from. `T` and `steps` may be one value for every task or a table by task.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from rnn.cells import cell_names
+from rnn.data import read_text
+from rnn.errors import UsageError
+from rnn.sweep.runs import RunSpec
+from rnn.sweep.tasks import TASKS
+from rnn.training import TrainConfig
+from rnn.training.budget import check_budget
+
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+QUICK = {"default": "quick", "long-term": "long-term-quick"}  # what --quick turns a preset to
+MAX_SEED = 2**63 - 1
+MIN_LRS = 3  # a fair baseline: every setting chooses among at least this many rates
+INITS = ("uniform",)  # the initialisations the cells accept (the layers' default)
+# The flag that sets each key, for error messages (the others are --key-with-dashes)
+FLAGS = {"first_seed": "--seed", "T": "--T"}
+
+
+def preset_names() -> tuple[str, ...]:
+    """Every preset, by the name of its file in rnn/sweep/presets."""
+    return tuple(sorted(p.stem for p in PRESETS_DIR.glob("*.toml")))
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A whole sweep. `T` maps each task that takes one to its T values (the delay for copy),
+    `steps` each task to its training steps; `seeds` runs per setting from `first_seed`;
+    `grad_lag` > 0 measures gradient norms on the adding runs at that T (long-term)."""
+
+    tasks: tuple
+    cells: tuple
+    inits: tuple
+    T: dict
+    hidden: tuple
+    seeds: int
+    first_seed: int
+    lrs: tuple
+    steps: dict
+    batch: int
+    optimizer: str
+    clip: float
+    val_size: int
+    test_size: int
+    val_every: int
+    grad_lag: int = 0
+    grad_batch: int = 64
+
+    def to_dict(self) -> dict:
+        """JSON-ready: tuples as lists."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+            elif isinstance(value, dict):
+                out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+        return out
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+    def settings(self) -> list[tuple]:
+        """Every (task, cell, init, T, hidden), in table order."""
+        return [(task, cell, init, T, hidden)
+                for task in self.tasks for T in self.T.get(task, (None,))
+                for hidden in self.hidden for cell in self.cells for init in self.inits]
+
+    def spec(self, setting: tuple, lr: float, seed: int) -> RunSpec:
+        """The run of `setting` at learning rate `lr` and `seed`."""
+        task, cell, init, T, hidden = setting
+        measure = self.grad_lag and task == "adding" and T == self.grad_lag
+        return RunSpec(task, cell, init, T, hidden, self.steps[task], self.batch, lr,
+                       self.optimizer, self.clip, self.val_size, self.test_size,
+                       self.val_every, seed, self.grad_batch if measure else 0)
+
+    def run_count(self) -> int:
+        """Runs the sweep trains from scratch: each setting's grid, then its other seeds."""
+        return len(self.settings()) * (len(self.lrs) + self.seeds - 1)
+
+
+# -- reading values ---------------------------------------------------------------------------
+
+def _fail(where: str, key: str, problem: str):
+    raise UsageError(f"{where}: {key} {problem}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(v, where, key, low=1, high=None) -> int:
+    if not _is_int(v):
+        _fail(where, key, f"must be a whole number, got {v!r}")
+    if v < low or (high is not None and v > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        _fail(where, key, f"must be {bound}, got {v}")
+    return v
+
+
+def _number(v, where, key, positive=True) -> float:
+    if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)):
+        _fail(where, key, f"must be a finite number, got {v!r}")
+    if v < 0 or (positive and v == 0):
+        _fail(where, key, f"must be {'> 0' if positive else '>= 0'}, got {v}")
+    return float(v)
+
+
+def _list(v, where, key) -> list:
+    if not isinstance(v, (list, tuple)) or not v:
+        _fail(where, key, f"must be a non-empty list, got {v!r}")
+    return list(v)
+
+
+def _names(v, where, key, known, what) -> tuple:
+    names = []
+    for name in _list(v, where, key):
+        if not isinstance(name, str):
+            _fail(where, key, f"must list names, got {name!r}")
+        if name not in known:
+            _fail(where, key, f"has unknown {what} {name!r}; choose from {', '.join(known)}")
+        names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+def _per_task(v, where, key, parse):
+    """One value for every task, or a table by task: {task: value}."""
+    if isinstance(v, dict):
+        unknown = [t for t in v if t not in TASKS]
+        if unknown:
+            _fail(where, key, f"has unknown task {unknown[0]!r}; choose from {', '.join(TASKS)}")
+        return {task: parse(value, f"{key}.{task}") for task, value in v.items()}
+    return {task: parse(v, key) for task in TASKS}
+
+
+def _parse(raw: dict, where: dict) -> dict:
+    """Typed values of the known keys; `where[key]` names the source of each."""
+    w = where.get
+    out = {
+        "tasks": _names(raw["tasks"], w("tasks"), "tasks", tuple(TASKS), "task"),
+        "cells": _names(raw["cells"], w("cells"), "cells", cell_names(), "cell"),
+        "inits": _names(raw["inits"], w("inits"), "inits", INITS, "init"),
+        "hidden": tuple(_int(h, w("hidden"), "hidden") for h in
+                        (raw["hidden"] if isinstance(raw["hidden"], (list, tuple))
+                         else [raw["hidden"]])),
+        "seeds": _int(raw["seeds"], w("seeds"), "seeds"),
+        "first_seed": _int(raw["first_seed"], w("first_seed"), "first_seed", 0, MAX_SEED),
+        "lrs": tuple(sorted({_number(lr, w("lrs"), "lrs")
+                             for lr in _list(raw["lrs"], w("lrs"), "lrs")})),
+        "batch": _int(raw["batch"], w("batch"), "batch"),
+        "clip": _number(raw["clip"], w("clip"), "clip", positive=False),
+        "val_size": _int(raw["val_size"], w("val_size"), "val_size"),
+        "test_size": _int(raw["test_size"], w("test_size"), "test_size"),
+        "val_every": _int(raw["val_every"], w("val_every"), "val_every"),
+        "grad_lag": _int(raw.get("grad_lag", 0), w("grad_lag"), "grad_lag", 0),
+        "grad_batch": _int(raw.get("grad_batch", 64), w("grad_batch"), "grad_batch"),
+    }
+    if raw["optimizer"] not in ("adam", "sgd"):
+        _fail(w("optimizer"), "optimizer", f"must be adam or sgd, got {raw['optimizer']!r}")
+    out["optimizer"] = raw["optimizer"]
+    out["steps"] = _per_task(raw["steps"], w("steps"), "steps",
+                             lambda v, k: _int(v, w("steps"), k))
+    if isinstance(raw["T"], dict):
+        for task in raw["T"]:
+            if task in TASKS and TASKS[task].min_T is None:
+                _fail(w("T"), f"T.{task}", f"is not used: the {TASKS[task].title} sets its "
+                                           f"own sequence lengths")
+    out["T"] = _per_task(raw["T"], w("T"), "T", lambda v, k: tuple(
+        sorted({_int(t, w("T"), k, 0) for t in (v if isinstance(v, (list, tuple)) else [v])})))
+    return out
+
+
+def _check(c: dict, where: dict) -> dict:
+    """The checks across keys; returns T restricted to the tasks that take one."""
+    if len(c["lrs"]) < MIN_LRS:
+        _fail(where["lrs"], "lrs", f"needs at least {MIN_LRS} learning rates (each setting "
+                                   f"chooses its rate on validation data), got "
+                                   f"{len(c['lrs'])}")
+    if c["first_seed"] + c["seeds"] - 1 > MAX_SEED:
+        _fail(where["seeds"], "seeds", "run past the largest seed, 2**63 - 1")
+    T = {}
+    for task in c["tasks"]:
+        spec = TASKS[task]
+        if task not in c["steps"]:
+            _fail(where["steps"], "steps", f"has no entry for task {task!r}")
+        if spec.min_T is None:
+            continue
+        values = c["T"].get(task)
+        if not values:
+            _fail(where["T"], "T", f"has no value for task {task!r}")
+        if values[0] < spec.min_T:
+            _fail(where["T"], "T", f"= {values[0]} is too small for the {spec.title} (at "
+                                   f"least {spec.min_T})")
+        T[task] = values
+    if c["grad_lag"] and c["grad_lag"] not in T.get("adding", ()):
+        _fail(where["grad_lag"], "grad_lag", f"= {c['grad_lag']} is not one of the adding "
+                                             f"problem's T values")
+    for task in c["tasks"]:  # sizes beyond the memory limit, before anything is allocated
+        for cell in c["cells"]:
+            for hidden in c["hidden"]:
+                longest = max(T.get(task, (0,)))
+                check_budget(TrainConfig(task=task, cell=cell, hidden=hidden, batch=c["batch"],
+                                         seq_len=longest or None, val_size=c["val_size"]),
+                             what=f"a {task} run of {cell} with hidden {hidden}, batch "
+                                  f"{c['batch']}" + (f", T {longest}" if longest else ""))
+    return T
+
+
+KEYS = tuple(f.name for f in fields(SweepConfig))
+
+
+def read_toml(path, what: str) -> dict:
+    """A TOML file as a dict; a bad file is a one-line error naming it."""
+    text = read_text(path, limit=1 << 20)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{what} {path}: not valid TOML ({exc})") from None
+    unknown = [k for k in data if k not in KEYS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(KEYS)}"
+        raise UsageError(f"{what} {path}: unknown key {unknown[0]!r}{hint}")
+    return data
+
+
+def load_config(preset: str = "default", path=None, flags: dict | None = None) -> SweepConfig:
+    """The preset, overridden by the TOML file at `path`, overridden by `flags` (a dict of
+    keys to values; None values are left out)."""
+    if preset not in preset_names():
+        raise UsageError(f"unknown preset {preset!r}; choose from {', '.join(preset_names())}")
+    raw = read_toml(PRESETS_DIR / f"{preset}.toml", "preset")
+    where = dict.fromkeys(raw, f"preset {preset}")
+    if path is not None:
+        mine = read_toml(path, "config")
+        raw.update(mine)
+        where.update(dict.fromkeys(mine, str(path)))
+    for key, value in (flags or {}).items():
+        if key not in KEYS:
+            raise ValueError(f"load_config: unknown key {key!r}")
+        if value is not None:
+            raw[key] = value
+            where[key] = FLAGS.get(key, "--" + key.replace("_", "-"))
+    missing = [k for k in KEYS if k not in raw and k not in ("grad_lag", "grad_batch")]
+    if missing:
+        raise ValueError(f"preset {preset}: no value for {', '.join(missing)}")
+    where = {k: where.get(k, f"preset {preset}") for k in KEYS}
+    parsed = _parse(raw, where)
+    parsed["T"] = _check(parsed, where)
+    parsed["steps"] = {t: parsed["steps"][t] for t in parsed["tasks"]}
+    return SweepConfig(**parsed)

@@ -1,0 +1,101 @@
+"""A sweep's figures, drawn and saved the way rnn.plots draws every figure (its `save` and
+its colour per cell): success rate against T with Wilson bands, and validation curves."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from rnn.plots import cell_colour, save
+from rnn.sweep.runner import SweepResult
+from rnn.sweep.tasks import sweep_task
+
+
+def _label(cell, init, inits):
+    return cell if len(inits) == 1 else f"{cell} ({init})"
+
+
+def plot_success(rows: list[dict], path) -> str:
+    """Success rate per cell with its 95% Wilson interval: against T (a band) for tasks with
+    a T, as bars with error bars for the others; one panel per task and hidden size."""
+    panels = list(dict.fromkeys((r["task"], r["hidden"]) for r in rows))
+    fig = Figure(figsize=(4.6 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    inits = sorted({r["init"] for r in rows})
+    for ax, (task, hidden) in zip(axes, panels):
+        mine = [r for r in rows if r["task"] == task and r["hidden"] == hidden]
+        lines = list(dict.fromkeys((r["cell"], r["init"]) for r in mine))
+        for k, (cell, init) in enumerate(lines):
+            rs = sorted((r for r in mine if (r["cell"], r["init"]) == (cell, init)),
+                        key=lambda r: r["T"] or 0)
+            rate = np.array([r["success_rate"] for r in rs])
+            lo = np.array([r["success_ci"][0] for r in rs])
+            hi = np.array([r["success_ci"][1] for r in rs])
+            colour, label = cell_colour(cell), _label(cell, init, inits)
+            if rs[0]["T"] is None:
+                ax.bar(k, rate[0], color=colour, alpha=0.7, label=label)
+                ax.errorbar(k, rate[0], yerr=[[rate[0] - lo[0]], [hi[0] - rate[0]]],
+                            color="black", capsize=4, lw=1)
+                continue
+            T = [r["T"] for r in rs]
+            ax.fill_between(T, lo, hi, color=colour, alpha=0.15, lw=0)
+            ax.plot(T, rate, "os^Dv<>P"[k % 8] + "-", color=colour, label=label)
+        if mine[0]["T"] is None:
+            ax.set_xticks(range(len(lines)), [_label(c, i, inits) for c, i in lines],
+                          fontsize=8)
+        else:
+            ax.set_xlabel("T")
+            ax.set_xticks(sorted({r["T"] for r in mine}))
+        ax.set_ylim(-0.03, 1.03)
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        n = mine[0]["seeds"]
+        ax.set_title(f"{sweep_task(task).title}, hidden {hidden}\n({n} seeds; band: 95% "
+                     f"Wilson interval)", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("runs solved")
+    axes[-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_curves(result: SweepResult, path) -> str:
+    """The validation metric against the step at each setting's chosen rate: per cell the
+    median over seeds, the band from the best to the worst seed; one panel per task, T and
+    hidden size, with the trivial baseline and the success threshold."""
+    groups = {}
+    for s in result.settings:
+        task, cell, init, T, hidden = s.setting
+        groups.setdefault((task, T, hidden), []).append(s)
+    fig = Figure(figsize=(4.4 * len(groups), 3.5))
+    axes = fig.subplots(1, len(groups), squeeze=False)[0]
+    inits = sorted({s.setting[2] for s in result.settings})
+    for ax, ((task, T, hidden), settings) in zip(axes, groups.items()):
+        criterion = sweep_task(task).criterion(T)
+        log = task != "reber"
+        for s in settings:
+            curves = [r["val_metric"] for r in s.runs]
+            n = min(len(c) for c in curves)
+            if n == 0:
+                continue
+            steps = s.runs[0]["val_step"][:n]
+            values = np.array([[np.nan if v is None else v for v in c[:n]] for c in curves])
+            if log:
+                values = np.maximum(values, 1e-8)
+            colour = cell_colour(s.setting[1])
+            ax.fill_between(steps, np.nanmin(values, 0), np.nanmax(values, 0), color=colour,
+                            alpha=0.15, lw=0)
+            ax.plot(steps, np.nanmedian(values, 0), color=colour, lw=1.5,
+                    label=f"{_label(s.setting[1], s.setting[2], inits)} (lr {s.chosen_lr:g})")
+        ax.axhline(criterion.baseline, color="gray", ls="--", lw=1, label="trivial baseline")
+        if criterion.threshold > 0:
+            ax.axhline(criterion.threshold, color="gray", ls=":", lw=1, label="success below")
+        if log:
+            ax.set_yscale("log")
+        at = f", T = {T}" if T is not None else ""
+        ax.set_title(f"{sweep_task(task).title}{at}, hidden {hidden}", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"validation {criterion.metric.replace('test ', '')}", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return save(fig, path)

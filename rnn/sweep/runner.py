@@ -1,0 +1,137 @@
+"""Run a sweep in two phases through an executor, with a fair learning-rate search.
+
+Phase 1 trains every setting (task, cell, init, T, hidden) at every rate of the grid on the
+first seed. Each setting then takes the rate whose run ends with the best VALIDATION metric
+(ties: the lower validation loss, then the lower rate); the test set is never looked at.
+Phase 2 trains the other seeds at the chosen rate; the first seed's run at that rate is
+reused. Runs already in the cache are not trained again, so a rerun trains nothing and an
+extended sweep (more seeds, another T) trains only what is new.
+
+The executor is any function with `rnn.pool.run_jobs`' contract less its third argument:
+`execute(fn, jobs, on_result, progress)` calls `fn(job)` for every job, wherever it likes,
+and `on_result(result)` here as each finishes (`local_executor(workers)` wraps run_jobs; a
+cluster's executor wraps `run_jobs_dask` the same way).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from rnn.pool import run_jobs
+from rnn.sweep.cache import RunCache
+from rnn.sweep.config import SweepConfig
+from rnn.sweep.runs import RunSpec, train_run
+from rnn.sweep.tasks import sweep_task
+
+
+def local_executor(workers: int):
+    """An executor running the jobs in up to `workers` local processes (rnn.pool.run_jobs)."""
+
+    def execute(fn, jobs, on_result, progress=None):
+        run_jobs(fn, jobs, workers, on_result, progress=progress)
+
+    return execute
+
+
+def validation_score(record: dict) -> tuple:
+    """How a run ranks in the learning-rate search, lower is better: a diverged run last,
+    then the final validation metric, then the final validation loss."""
+    def last(values):
+        v = values[-1] if values else None
+        return math.inf if v is None else v
+
+    return (record["diverged_at"] is not None, last(record["val_metric"]),
+            last(record["val_loss"]))
+
+
+def choose_lr(candidates: dict) -> float:
+    """The rate (key of `candidates`, rate -> record) with the best validation score; ties go
+    to the lower rate. Test metrics play no part."""
+    return min(candidates, key=lambda lr: (validation_score(candidates[lr]), lr))
+
+
+@dataclass
+class SettingResult:
+    """One setting's learning-rate search and its runs at the chosen rate, seed by seed."""
+
+    setting: tuple  # (task, cell, init, T, hidden)
+    candidates: dict  # lr -> the first seed's record at that rate
+    chosen_lr: float
+    runs: list  # records at the chosen rate, in seed order
+
+
+@dataclass
+class SweepResult:
+    config: SweepConfig
+    settings: list = field(default_factory=list)  # SettingResult, in the config's order
+    trained: int = 0  # runs trained now
+    cached: int = 0  # runs read from the cache
+    seconds: float = 0.0
+
+    def records(self) -> list:
+        """Every run of the sweep (the search's and the seeds'), each once."""
+        seen = {}
+        for s in self.settings:
+            for record in [*s.candidates.values(), *s.runs]:
+                seen[record["key"]] = record
+        return list(seen.values())
+
+
+def describe(record: dict) -> str:
+    """One line for a finished run."""
+    s = record["spec"]
+    criterion = sweep_task(s["task"]).criterion(s["T"])
+    at = f" T={s['T']}" if s["T"] is not None else ""
+    metric = "diverged" if record["metric"] is None else f"{record['metric']:.4g}"
+    solved = "  solved" if record["success"] else ""
+    return (f"{s['task']} {s['cell']}{at} lr={s['lr']:g} seed={s['seed']}: "
+            f"{criterion.metric} {metric}{solved} ({record['seconds']:.0f} s)")
+
+
+def run_sweep(cfg: SweepConfig, cache: RunCache, execute, progress=None,
+              log=print) -> SweepResult:
+    """Both phases; every finished run is in `cache` the moment it arrives. Ctrl-C (or an
+    error) stops the sweep with every finished run kept."""
+    t0 = time.perf_counter()
+    result = SweepResult(cfg)
+    records = {}
+
+    def gather(specs):
+        todo = []
+        for spec in dict.fromkeys(specs):  # each once, in order
+            if spec.key in records:  # the search's run at the chosen rate: the first seed's
+                continue
+            record = cache.load(spec)
+            if record is None:
+                todo.append(spec)
+            else:
+                records[spec.key] = record
+                result.cached += 1
+        todo.sort(key=lambda s: -s.cost)  # the longest first: the workers end together
+
+        def arrived(record):
+            cache.store(record)
+            records[record["key"]] = record
+            result.trained += 1
+            log(describe(record))
+
+        if todo:
+            execute(train_run, todo, arrived, progress)
+
+    settings = cfg.settings()
+    first = cfg.seed_list[0]
+    search = {s: {lr: cfg.spec(s, lr, first) for lr in cfg.lrs} for s in settings}
+    gather([spec for specs in search.values() for spec in specs.values()])
+    chosen = {s: choose_lr({lr: records[spec.key] for lr, spec in specs.items()})
+              for s, specs in search.items()}
+    seeds: dict[tuple, list[RunSpec]] = {
+        s: [cfg.spec(s, chosen[s], seed) for seed in cfg.seed_list] for s in settings}
+    gather([spec for specs in seeds.values() for spec in specs])
+    for s in settings:
+        result.settings.append(SettingResult(
+            s, {lr: records[spec.key] for lr, spec in search[s].items()}, chosen[s],
+            [records[spec.key] for spec in seeds[s]]))
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,176 @@
+"""The tasks a sweep trains, each with its model, its metric, its trivial baseline and its
+success criterion, stated once here and used by the runs, the tables and the plots.
+
+- adding (Hochreiter & Schmidhuber 1997, as set by Arjovsky et al. 2016: values in U[0, 1]):
+  test MSE; success below 0.01; the mean predictor scores 1/6.
+- copy (Arjovsky et al. 2016): test cross-entropy per step; success below 10% of the
+  memoryless baseline 10 ln 8 / (T + 20).
+- reber (Hochreiter & Schmidhuber 1997, embedded Reber grammar): the fraction of test strings
+  with a wrong prediction; success when every string is right, that is when at every step
+  the legal next symbols are exactly the most probable ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograd_lite.tensor import no_grad
+from rnn import tasks
+from rnn.training import (
+    AddingProblem,
+    CharModel,
+    CopyProblem,
+    ReberProblem,
+    RegressionModel,
+    sequence_cross_entropy,
+)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """What counts as solved, and the score of the trivial strategy, for one task and T."""
+
+    metric: str  # the metric's name, lower is better
+    threshold: float
+    baseline: float
+    text: str  # the criterion in words, as the tables print it
+    strict: bool = True  # success is metric < threshold (False: metric <= threshold)
+
+    def success(self, metric: float | None) -> bool:
+        if metric is None:  # not finite: the run diverged
+            return False
+        return metric < self.threshold if self.strict else metric <= self.threshold
+
+    def worse_than_baseline(self, metric: float | None) -> bool:
+        """No better than the trivial strategy (a diverged run counts as worse)."""
+        return metric is None or metric >= self.baseline
+
+
+def strings_wrong(logits, legal, mask) -> float:
+    """The fraction of strings (columns) with a step where some illegal symbol scores at least
+    as high as some legal one (logits (T, B, V), legal (T, B, V) bool, mask (T, B))."""
+    lowest_legal = np.where(legal, logits, np.inf).min(-1)
+    highest_illegal = np.where(legal, -np.inf, logits).max(-1)
+    right = (lowest_legal > highest_illegal) | (mask == 0)
+    return float(1.0 - right.all(axis=0).mean())
+
+
+class ReberStrings(ReberProblem):
+    """Embedded Reber with one more validation metric: 'strings_wrong' (see `strings_wrong`)."""
+
+    def __init__(self, batch, val_size=512, seed=0):
+        super().__init__(batch, val_size, seed)
+        self.val_legal = tasks.reber_legal(*self.val[:3])
+
+    def evaluate(self, model):
+        x, y, mask, key = self.val
+        with no_grad():
+            logits, _ = model(x)
+            loss = sequence_cross_entropy(logits, y, mask).item()
+        cols = np.arange(x.shape[1])
+        hits = logits.data[key, cols].argmax(-1) == y[key, cols]
+        return {"loss": loss, "key_accuracy": float(hits.mean()),
+                "strings_wrong": strings_wrong(logits.data, self.val_legal, mask)}
+
+
+class SweepTask:
+    """One task as a sweep sees it. Subclasses set the class attributes and `criterion`."""
+
+    name = ""
+    title = ""
+    min_T: int | None = None  # None: the task has no T (its sequences set their own length)
+    val_metric = "loss"  # the Trainer history key (after "val_") the criterion reads
+
+    def model(self, cell, hidden, rng, **init):
+        raise NotImplementedError
+
+    def problem(self, T, batch, val_size, seed):
+        raise NotImplementedError
+
+    def criterion(self, T) -> Criterion:
+        raise NotImplementedError
+
+    def held_out(self, problem, T, size, rng):
+        """A copy of `problem` whose validation set is a held-out set drawn from `rng`."""
+        raise NotImplementedError
+
+    def test_metrics(self, model, problem, T, size, seed) -> dict:
+        """'metric' and 'loss' on a test set of `size` drawn from its own stream [seed, 3]."""
+        test = self.held_out(problem, T, size, np.random.default_rng([seed, 3]))
+        scores = test.evaluate(model)
+        return {"metric": scores[self.val_metric], "loss": scores["loss"]}
+
+
+class Adding(SweepTask):
+    name, title, min_T = "adding", "adding problem", 2
+
+    def model(self, cell, hidden, rng, **init):
+        return RegressionModel(2, hidden, cell, rng=rng, **init)
+
+    def problem(self, T, batch, val_size, seed):
+        return AddingProblem(T, batch, val_size=val_size, seed=seed)
+
+    def criterion(self, T):
+        return Criterion("test MSE", 0.01, tasks.ADDING_BASELINE_MSE, "test MSE < 0.01")
+
+    def held_out(self, problem, T, size, rng):
+        test = copy.copy(problem)
+        test.val_x, test.val_y = tasks.adding_problem(T, size, rng)
+        return test
+
+
+class Copy(SweepTask):
+    name, title, min_T = "copy", "copy memory", 1
+
+    def model(self, cell, hidden, rng, **init):
+        return CharModel(tasks.COPY_VOCAB, hidden, cell, rng=rng, **init)
+
+    def problem(self, T, batch, val_size, seed):
+        return CopyProblem(T, batch, val_size=val_size, seed=seed)
+
+    def criterion(self, T):
+        base = tasks.copy_memory_baseline(T)
+        return Criterion("test cross-entropy", 0.1 * base, base,
+                         f"cross-entropy < 10% of the memoryless baseline ({0.1 * base:.4f})")
+
+    def held_out(self, problem, T, size, rng):
+        test = copy.copy(problem)
+        test.val_x, test.val_y = tasks.copy_memory(T, size, rng, problem.n_copy)
+        return test
+
+
+class Reber(SweepTask):
+    name, title = "reber", "embedded Reber grammar"
+    val_metric = "strings_wrong"
+
+    def model(self, cell, hidden, rng, **init):
+        return CharModel(len(tasks.REBER_SYMBOLS), hidden, cell, rng=rng, **init)
+
+    def problem(self, T, batch, val_size, seed):
+        return ReberStrings(batch, val_size=val_size, seed=seed)
+
+    def criterion(self, T):
+        # A predictor blind to the past ranks the symbols alike at every step; every string
+        # needs T or P first and B next, so it gets every string wrong (tested).
+        return Criterion("test strings wrong", 0.0, 1.0,
+                         "every test string right (the legal next symbols most probable at "
+                         "every step)", strict=False)
+
+    def held_out(self, problem, T, size, rng):
+        test = copy.copy(problem)
+        test.val = tasks.reber_batch(size, rng)
+        test.val_legal = tasks.reber_legal(*test.val[:3])
+        return test
+
+
+TASKS = {task.name: task for task in (Adding(), Copy(), Reber())}
+
+
+def sweep_task(name: str) -> SweepTask:
+    """The task called `name`; ValueError naming the choices otherwise."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    return TASKS[name]
