@@ -45,6 +45,8 @@ def materials(tmp_path_factory):
     (folder / "latin1.txt").write_bytes("café au lait, crème brûlée\n".encode("latin-1"))
     (folder / "notes.npz").write_text("not a checkpoint\n")
     (folder / "blocker").write_text("a regular file where a folder is expected\n")
+    for name, toml in SWEEP_CONFIGS.items():  # `experiment sweep --config`
+        (folder / f"{name}.toml").write_text(toml)
     (folder / "dir.txt").mkdir()
     (folder / "dir.svg").mkdir()
     (folder / "dir.npz").mkdir()
@@ -123,6 +125,11 @@ def run(argv, capsys):
 
 
 USAGE, RUNTIME = 2, 1
+SWEEP = ["experiment", "sweep", "--out", "sweep"]
+SWEEP_CONFIGS = {"lr-key": "lr = [0.01]\n", "seeds-text": 'seeds = "5"\n',
+                 "cell-unknown": 'cells = ["elman"]\n', "task-unknown": 'tasks = ["parity"]\n',
+                 "init-unknown": 'inits = ["glorot"]\n', "reber-T": "T = {reber = [5]}\n",
+                 "steps-table": "steps = {adding = 0}\n", "bad-toml": "cells = [rnn\n"}
 TRAIN = ["train", "--steps", "2", "--hidden", "4", "--no-progress"]
 TEXT_RUN = [*TRAIN, "--task", "text", "--seq-len", "4", "--batch", "2"]
 
@@ -312,6 +319,43 @@ TABLE = [
     ("experiment-out-under-file", ["experiment", "long-term", "--out", "blocker/x"], RUNTIME,
      "blocker"),
     ("experiment-out-fifo", ["experiment", "long-term", "--out", "fifo"], RUNTIME, "fifo"),
+    ("sweep-preset", [*SWEEP, "--preset", "nosuch"], USAGE, "invalid choice"),
+    *[(f"sweep-config-{kind}", [*SWEEP, "--config", name], RUNTIME, words)
+      for kind, name, words in [
+        ("missing", "missing.toml", "no such file"), ("empty", "empty.txt", "empty"),
+        ("binary", "binary.txt", "binary"), ("fifo", "fifo.txt", "named pipe"),
+        ("folder", "dir.txt", "folder"), ("device", "/dev/zero", "device")]],
+    ("sweep-config-not-toml", [*SWEEP, "--config", "text.txt"], USAGE, "not valid TOML"),
+    ("sweep-config-bad-toml", [*SWEEP, "--config", "bad-toml.toml"], USAGE, "not valid TOML"),
+    ("sweep-config-unknown-key", [*SWEEP, "--config", "lr-key.toml"], USAGE,
+     "unknown key 'lr' (did you mean 'lrs'?)"),
+    ("sweep-config-wrong-type", [*SWEEP, "--config", "seeds-text.toml"], USAGE,
+     "seeds must be a whole number, got '5'"),
+    ("sweep-config-unknown-cell", [*SWEEP, "--config", "cell-unknown.toml"], USAGE,
+     "unknown cell 'elman'"),
+    ("sweep-config-unknown-task", [*SWEEP, "--config", "task-unknown.toml"], USAGE,
+     "unknown task 'parity'"),
+    ("sweep-config-unknown-init", [*SWEEP, "--config", "init-unknown.toml"], USAGE,
+     "unknown init 'glorot'"),
+    ("sweep-config-reber-T", [*SWEEP, "--config", "reber-T.toml"], USAGE, "T.reber is not used"),
+    ("sweep-config-steps-zero", [*SWEEP, "--config", "steps-table.toml"], USAGE,
+     "steps.adding must be at least 1"),
+    ("sweep-tasks-unknown", [*SWEEP, "--tasks", "adding,parity"], USAGE, "unknown task 'parity'"),
+    ("sweep-inits-unknown", [*SWEEP, "--inits", "glorot"], USAGE, "unknown init 'glorot'"),
+    ("sweep-cells", [*SWEEP, "--cells", "rnn,elman"], USAGE, "'elman'"),
+    ("sweep-T-small", [*SWEEP, "--tasks", "adding", "--T", "1"], USAGE,
+     "T = 1 is too small for the adding problem"),
+    ("sweep-T-word", [*SWEEP, "--T", "100,long"], USAGE, "--T"),
+    ("sweep-lrs-few", [*SWEEP, "--lrs", "0.01,0.1"], USAGE, "at least 3 learning rates"),
+    ("sweep-lrs-negative", [*SWEEP, "--lrs", "0.01,-1,0.1"], USAGE, "--lrs"),
+    ("sweep-seeds-zero", [*SWEEP, "--seeds", "0"], USAGE, "--seeds"),
+    ("sweep-hidden-zero", [*SWEEP, "--hidden", "0"], USAGE, "hidden must be at least 1"),
+    ("sweep-hidden-huge", [*SWEEP, "--hidden", "1000000"], RUNTIME, "more than the limit"),
+    ("sweep-workers-zero", [*SWEEP, "--workers", "0"], USAGE, "--workers"),
+    ("sweep-out-file", ["experiment", "sweep", "--out", "blocker"], RUNTIME, "not a folder"),
+    ("sweep-out-under-file", ["experiment", "sweep", "--out", "blocker/x"], RUNTIME,
+     "blocker"),
+    ("sweep-out-fifo", ["experiment", "sweep", "--out", "fifo"], RUNTIME, "fifo"),
     # ---- gradcheck
     ("gradcheck-op", ["gradcheck", "--op", "nosuch"], USAGE, "invalid choice"),
     ("gradcheck-eps-zero", ["gradcheck", "--eps", "0"], USAGE, "--eps"),

@@ -12,6 +12,7 @@ from rnn.argtypes import (
     LazyChoices,
     cell_list,
     file_name,
+    memory_size,
     non_negative_float,
     positive_int,
     seed,
@@ -120,6 +121,9 @@ def register(names) -> None:
     p.add_argument("--test-size", type=positive_int, metavar="N", help="test sequences")
     p.add_argument("--val-every", type=positive_int, metavar="N",
                    help="validate every N steps")
+    p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                   help="refuse sizes whose memory estimate exceeds SIZE (e.g. 8GB; default "
+                        "half the RAM, or RNN_LAB_MAX_MEMORY)")
     p.add_argument("--workers", type=positive_int, default=2, metavar="N",
                    help="training processes in parallel (default 2; never more than the runs "
                         "or the CPU cores)")
@@ -136,11 +140,14 @@ FLAG_KEYS = {"tasks": "tasks", "cells": "cells", "inits": "inits", "T": "T",
 def run(args) -> int:
     t0 = time.perf_counter()
     single_thread_blas()
+    from rnn.resources import ENV as MEMORY_ENV
     from rnn.sweep.cache import RunCache
     from rnn.sweep.config import QUICK, load_config
     from rnn.sweep.report import write_sweep_reports
     from rnn.sweep.runner import local_executor, run_sweep
 
+    if args.max_memory is not None:
+        os.environ[MEMORY_ENV] = str(args.max_memory)  # read by the memory checks
     preset = QUICK.get(args.preset, args.preset) if args.quick else args.preset
     flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items()}
     cfg = load_config(preset, args.config, flags)

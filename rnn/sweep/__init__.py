@@ -14,6 +14,18 @@ from rnn.sweep.runs import RunSpec, train_run
 from rnn.sweep.stats import bootstrap_median_interval, wilson_interval
 from rnn.sweep.summary import summary_rows
 
-__all__ = ["RunCache", "SweepConfig", "load_config", "preset_names", "SweepResult",
-           "choose_lr", "local_executor", "run_sweep", "RunSpec", "train_run",
-           "bootstrap_median_interval", "wilson_interval", "summary_rows"]
+__all__ = [
+           "RunCache",
+           "RunSpec",
+           "SweepConfig",
+           "SweepResult",
+           "bootstrap_median_interval",
+           "choose_lr",
+           "load_config",
+           "local_executor",
+           "preset_names",
+           "run_sweep",
+           "summary_rows",
+           "train_run",
+           "wilson_interval",
+]

@@ -10,7 +10,8 @@ A record's fields: format, key, spec; metric and test_loss (None if not finite),
 worse_than_baseline, steps_to_success (the first validation step that met the criterion, or
 None), diverged_at (None, or the step whose loss or gradient stopped being finite);
 val_step, val_loss, val_metric (the validation curve), train_loss (every step); seconds,
-rnn_lab, numpy, python (versions), finished (UTC time); with gradients measured (long-term),
+cpu_seconds (the run's CPU time, steadier than the wall time on a shared machine), rnn_lab,
+numpy, python (versions), finished (UTC time); with gradients measured (long-term),
 grad_init, grad_trained and params (the trained model's arrays as nested lists).
 """
 
@@ -59,6 +60,7 @@ FIELDS = {
     "val_metric": (lambda v: _numbers(v, True), "finite numbers"),
     "train_loss": (_numbers, "finite numbers"),
     "seconds": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "cpu_seconds": (lambda v: _number(v) and v >= 0, "a number >= 0"),
     "rnn_lab": (lambda v: isinstance(v, str), "text"),
     "numpy": (lambda v: isinstance(v, str), "text"),
     "python": (lambda v: isinstance(v, str), "text"),

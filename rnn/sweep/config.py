@@ -42,7 +42,7 @@ def preset_names() -> tuple[str, ...]:
 class SweepConfig:
     """A whole sweep. `T` maps each task that takes one to its T values (the delay for copy),
     `steps` each task to its training steps; `seeds` runs per setting from `first_seed`;
-    `grad_lag` > 0 measures gradient norms on the adding runs at that T (long-term)."""
+    `gradients` measures gradient norms on the adding runs at its longest T (long-term)."""
 
     tasks: tuple
     cells: tuple
@@ -59,7 +59,7 @@ class SweepConfig:
     val_size: int
     test_size: int
     val_every: int
-    grad_lag: int = 0
+    gradients: bool = False
     grad_batch: int = 64
 
     def to_dict(self) -> dict:
@@ -71,6 +71,11 @@ class SweepConfig:
             elif isinstance(value, dict):
                 out[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
         return out
+
+    @property
+    def grad_lag(self) -> int:
+        """The T at which gradient norms are measured (the longest adding T), or 0."""
+        return max(self.T["adding"]) if self.gradients else 0
 
     @property
     def seed_list(self) -> list[int]:
@@ -168,9 +173,11 @@ def _parse(raw: dict, where: dict) -> dict:
         "val_size": _int(raw["val_size"], w("val_size"), "val_size"),
         "test_size": _int(raw["test_size"], w("test_size"), "test_size"),
         "val_every": _int(raw["val_every"], w("val_every"), "val_every"),
-        "grad_lag": _int(raw.get("grad_lag", 0), w("grad_lag"), "grad_lag", 0),
         "grad_batch": _int(raw.get("grad_batch", 64), w("grad_batch"), "grad_batch"),
     }
+    out["gradients"] = raw.get("gradients", False)
+    if not isinstance(out["gradients"], bool):
+        _fail(w("gradients"), "gradients", f"must be true or false, got {out['gradients']!r}")
     if raw["optimizer"] not in ("adam", "sgd"):
         _fail(w("optimizer"), "optimizer", f"must be adam or sgd, got {raw['optimizer']!r}")
     out["optimizer"] = raw["optimizer"]
@@ -208,16 +215,16 @@ def _check(c: dict, where: dict) -> dict:
             _fail(where["T"], "T", f"= {values[0]} is too small for the {spec.title} (at "
                                    f"least {spec.min_T})")
         T[task] = values
-    if c["grad_lag"] and c["grad_lag"] not in T.get("adding", ()):
-        _fail(where["grad_lag"], "grad_lag", f"= {c['grad_lag']} is not one of the adding "
-                                             f"problem's T values")
+    if c["gradients"] and "adding" not in T:
+        _fail(where["gradients"], "gradients", "are measured on the adding problem: add it "
+                                               "to tasks")
     for task in c["tasks"]:  # sizes beyond the memory limit, before anything is allocated
         for cell in c["cells"]:
             for hidden in c["hidden"]:
                 longest = max(T.get(task, (0,)))
                 check_budget(TrainConfig(task=task, cell=cell, hidden=hidden, batch=c["batch"],
                                          seq_len=longest or None, val_size=c["val_size"]),
-                             what=f"a {task} run of {cell} with hidden {hidden}, batch "
+                             what=f"{task} runs of {cell} with hidden {hidden}, batch "
                                   f"{c['batch']}" + (f", T {longest}" if longest else ""))
     return T
 
@@ -257,7 +264,7 @@ def load_config(preset: str = "default", path=None, flags: dict | None = None) -
         if value is not None:
             raw[key] = value
             where[key] = FLAGS.get(key, "--" + key.replace("_", "-"))
-    missing = [k for k in KEYS if k not in raw and k not in ("grad_lag", "grad_batch")]
+    missing = [k for k in KEYS if k not in raw and k not in ("gradients", "grad_batch")]
     if missing:
         raise ValueError(f"preset {preset}: no value for {', '.join(missing)}")
     where = {k: where.get(k, f"preset {preset}") for k in KEYS}

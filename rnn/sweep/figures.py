@@ -22,7 +22,7 @@ def plot_success(rows: list[dict], path) -> str:
     fig = Figure(figsize=(4.6 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     inits = sorted({r["init"] for r in rows})
-    for ax, (task, hidden) in zip(axes, panels):
+    for ax, (task, hidden) in zip(axes, panels, strict=True):
         mine = [r for r in rows if r["task"] == task and r["hidden"] == hidden]
         lines = list(dict.fromkeys((r["cell"], r["init"]) for r in mine))
         for k, (cell, init) in enumerate(lines):
@@ -64,12 +64,12 @@ def plot_curves(result: SweepResult, path) -> str:
     hidden size, with the trivial baseline and the success threshold."""
     groups = {}
     for s in result.settings:
-        task, cell, init, T, hidden = s.setting
+        task, _, _, T, hidden = s.setting
         groups.setdefault((task, T, hidden), []).append(s)
     fig = Figure(figsize=(4.4 * len(groups), 3.5))
     axes = fig.subplots(1, len(groups), squeeze=False)[0]
     inits = sorted({s.setting[2] for s in result.settings})
-    for ax, ((task, T, hidden), settings) in zip(axes, groups.items()):
+    for ax, ((task, T, hidden), settings) in zip(axes, groups.items(), strict=True):
         criterion = sweep_task(task).criterion(T)
         log = task != "reber"
         for s in settings:

@@ -27,12 +27,14 @@ RESULT_COLUMNS = ("task", "cell", "init", "T", "hidden", "steps", "batch", "opti
                   "lr", "lr_grid", "seeds", "first_seed", "successes", "success_rate",
                   "success_ci_lo", "success_ci_hi", "criterion", "metric", "median",
                   "median_ci_lo", "median_ci_hi", "baseline", "threshold",
-                  "median_steps_to_success", "median_seconds", "worse_than_baseline",
+                  "median_steps_to_success", "median_seconds", "median_cpu_seconds",
+                  "worse_than_baseline",
                   "runs_worse_than_baseline", "diverged")
 RUN_COLUMNS = ("key", "task", "cell", "init", "T", "hidden", "steps", "batch", "optimizer",
                "clip", "lr", "seed", "role", "final_val_metric", "final_val_loss", "metric",
                "test_loss", "success", "steps_to_success", "worse_than_baseline",
-               "diverged_at", "seconds", "rnn_lab", "numpy", "python", "finished")
+               "diverged_at", "seconds", "cpu_seconds", "rnn_lab", "numpy", "python",
+               "finished")
 
 
 def _cell(value) -> str:
@@ -61,9 +63,11 @@ def run_rows(result: SweepResult) -> list[dict]:
             roles[record["key"]] = "search"
         for record in s.runs:
             roles[record["key"]] = "search, chosen" if roles.get(record["key"]) else "seed"
+    def last(values):
+        return values[-1] if values else None
+
     out = []
     for record in result.records():
-        last = lambda values: values[-1] if values else None  # noqa: E731
         out.append({**record["spec"], **{k: record[k] for k in RUN_COLUMNS if k in record},
                     "role": roles[record["key"]],
                     "final_val_metric": last(record["val_metric"]),
@@ -83,6 +87,7 @@ def _num(value, digits=4) -> str:
 def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
     """results.md: what was run, each task's criterion, the table, and the rate search."""
     cfg = result.config
+    cpu = sum(r["cpu_seconds"] for r in result.records())
     budget = ", ".join(f"{t} {n} steps" for t, n in cfg.steps.items())
     lines = [
         "# Sweep: success rates with 95% intervals",
@@ -100,7 +105,8 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
         "first validation point meeting the criterion, median over the runs that met it.",
         "",
         f"Wall time {seconds:.0f} s: {result.trained} runs trained, {result.cached} read from "
-        f"the cache.",
+        f"the cache. The {len(result.records())} runs took {cpu:.0f} s of CPU time in all (one "
+        f"process each, BLAS on one thread): about {cpu / 2:.0f} s on two free cores.",
         "",
     ]
     for task in cfg.tasks:

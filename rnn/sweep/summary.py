@@ -6,8 +6,8 @@ The row schema is fixed (other reports read it): task, cell, init, T, hidden, st
 lr, seeds, successes, success_rate, success_ci [lo, hi], metric (its name), median,
 median_ci [lo, hi], baseline, threshold, median_steps_to_success, median_seconds,
 worse_than_baseline; and, added here, criterion, optimizer, clip, first_seed, lr_grid,
-lr_candidates, runs_worse_than_baseline, diverged. A median or interval end that is not
-finite (runs that diverged) is None.
+lr_candidates, runs_worse_than_baseline, diverged, median_cpu_seconds. A median or interval
+end that is not finite (runs that diverged) is None.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def setting_row(s: SettingResult) -> dict:
         "baseline": criterion.baseline, "threshold": criterion.threshold,
         "median_steps_to_success": median_or_none(r["steps_to_success"] for r in s.runs),
         "median_seconds": median_or_none(r["seconds"] for r in s.runs),
+        "median_cpu_seconds": median_or_none(r["cpu_seconds"] for r in s.runs),
         "worse_than_baseline": criterion.worse_than_baseline(_finite(median)),
         "criterion": criterion.text, "optimizer": spec["optimizer"], "clip": spec["clip"],
         "first_seed": s.runs[0]["spec"]["seed"], "lr_grid": sorted(s.candidates),
