@@ -48,10 +48,10 @@ def adding_problem(seq_len: int, batch: int, rng: np.random.Generator, dtype=np.
                    variant: str = "urnn"):
     """Inputs (T, B, 2) and targets (B, 1) of the adding problem, in one of two definitions.
 
-    "urnn" (the default; Arjovsky et al. 2016, Section 4.2, and the authors' generator,
-    amarshah/complex_RNN adding_problem.py): channel 0 holds values from U[0, 1]; channel 1
-    marks two of them with 1, one uniformly in the first half of the sequence and one in the
-    second; every sequence has length T. The target is the sum of the two marked values.
+    "urnn" (the default; Arjovsky et al. 2016, Section 5.2, numbered as in the authors' source
+    amarshah/complex_RNN paper/uRNN/uRNN.tex, and their generator adding_problem.py): channel
+    0 holds values from U[0, 1]; channel 1 marks two of them with 1, one uniformly in the first
+    half of the sequence and one in the second; every sequence has length T. The target is the sum of the two marked values.
     Predicting 1 scores MSE 1/6 ("0.167, the variance of the sum of two independent uniform
     distributions", ibid.), `ADDING_BASELINE_MSE`.
 
@@ -140,7 +140,7 @@ def copy_memory(delay: int, batch: int, rng: np.random.Generator, n_copy: int = 
     The input is `n_copy` random data symbols, `delay - 1` blanks, the delimiter and
     `n_copy` blanks; the target is blank for `delay + n_copy` steps and then the data symbols.
 
-    This is Arjovsky et al. 2016's task (Section 4.1) with their T as `delay`: an input of
+    This is Arjovsky et al. 2016's task (Section 5.1) with their T as `delay`: an input of
     T + 20 symbols, "the first 10" drawn uniformly with replacement from 8 data symbols, "the
     next T - 1" blanks, one delimiter and 10 more blanks; the output is T + 10 blanks and then
     the 10 data symbols, scored by the cross-entropy averaged over all T + 20 steps. Their
@@ -165,7 +165,7 @@ def copy_memory(delay: int, batch: int, rng: np.random.Generator, n_copy: int = 
 def copy_memory_baseline(delay: int, n_copy: int = 10) -> float:
     """Cross-entropy of the memoryless strategy: blanks, then uniform guesses at the end.
 
-    Arjovsky et al. 2016 (Section 4.1): predict the blank for T + 10 steps and a uniform
+    Arjovsky et al. 2016 (Section 5.1): predict the blank for T + 10 steps and a uniform
     guess among the 8 data symbols for the last 10, "10 log(8) / (T + 20)" averaged per step;
     with `delay` = T and n_copy = 10 this is that formula (0.173 at T = 100).
     """
