@@ -172,7 +172,9 @@ def copy_memory_baseline(delay: int, n_copy: int = 10) -> float:
     return n_copy * math.log(COPY_SYMBOLS) / (delay + 2 * n_copy)
 
 
-# Embedded Reber grammar. Node -> [(symbol, next node)]; node 5 emits the final E.
+# Embedded Reber grammar. Node -> [(symbol, next node)]; node 5 emits the final E. The automaton
+# of Cleeremans, Servan-Schreiber & McClelland 1989, which Hochreiter & Schmidhuber 1997 use;
+# the same table as cybertronai/schmidhuber-problems embedded-reber/embedded_reber.py.
 REBER_SYMBOLS = "BEPSTVX"
 REBER_GRAPH = {
     0: [("T", 1), ("P", 2)],
