@@ -26,29 +26,27 @@ X0, TIME_STEPS, TARGET = 0.5, 50, 0.7  # the paper's x_0, number of steps and ta
 
 # -- the model on the engine ------------------------------------------------------------------
 
-def engine_loss(w, b, x0: float = X0, steps: int = TIME_STEPS, target: float = TARGET):
-    """E = (σ(x_T) − target)² summed over the points, as a graph of the engine; w and b
-    are Tensors of one shape (one point each entry)."""
-    x = al.Tensor(np.full(np.shape(w.data), x0))
+def engine_losses(w, b, x0: float = X0, steps: int = TIME_STEPS, target: float = TARGET):
+    """E = (σ(x_T) − target)² at each point, as a graph of the engine; w and b are Tensors
+    of one shape, one point each entry."""
+    x = al.Tensor(np.full(w.shape, float(x0)))
     for t in range(1, steps + 1):
         x = w * al.sigmoid(x) + b  # eq. (8): x_t = w σ(x_{t-1}) + b
         x.label = f"x_{t}"
-    loss = ((al.sigmoid(x) - target) ** 2).sum()
+    loss = (al.sigmoid(x) - target) ** 2
     loss.label = f"E_{steps}"
     return loss
 
 
 def engine_gradient(w, b, **model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(E, ∂E/∂w, ∂E/∂b) at each point of the arrays w, b (one shape), by the engine's
-    reverse mode through the unrolled chain."""
+    reverse mode through the unrolled chain (the points are independent: the gradient of
+    their sum is each one's own)."""
     w = al.Tensor(np.asarray(w, dtype=np.float64), requires_grad=True, label="w")
     b = al.Tensor(np.asarray(b, dtype=np.float64), requires_grad=True, label="b")
-    x = al.Tensor(np.full(w.shape, model.get("x0", X0)))
-    for _ in range(model.get("steps", TIME_STEPS)):
-        x = w * al.sigmoid(x) + b
-    per_point = (al.sigmoid(x) - model.get("target", TARGET)) ** 2
-    per_point.sum().backward()
-    return per_point.data, np.asarray(w.grad), np.asarray(b.grad)
+    losses = engine_losses(w, b, **model)
+    losses.sum().backward()
+    return losses.data, np.asarray(w.grad), np.asarray(b.grad)
 
 
 # -- the closed form, derived by SymPy --------------------------------------------------------
@@ -87,6 +85,8 @@ def _text(e: sp.Expr) -> str:
     """`e` as one line of text, x_{t-1} and its derivatives named as in the paper."""
     names = {v: sp.Symbol(_TEXT[v.name]) for v in e.free_symbols if v.name in _TEXT}
     return sp.sstr(e.xreplace(names)).replace("sigmoid", "σ")
+
+
 _MODULES = [{"sigmoid": lambda v: _sigmoid_kernel(np.asarray(v, dtype=np.float64))}, "numpy"]
 
 
@@ -150,22 +150,17 @@ def cliff_threshold(x0: float = X0) -> float:
 
 @dataclass
 class Surface:
-    """The loss and the gradient norm over a grid of (w, b)."""
+    """The loss over a grid of (w, b)."""
 
     w: np.ndarray  # (n,)
     b: np.ndarray  # (n,)
     loss: np.ndarray  # (n, n), rows b, columns w
-    grad_norm: np.ndarray
 
 
 def surface(w_range, b_range, n: int, **model) -> Surface:
-    """The loss (by the vectorised recurrence) and the SymPy gradient's norm on an n × n grid."""
+    """The loss on an n × n grid over the box, by the vectorised recurrence."""
     ws, bs = np.linspace(*w_range, n), np.linspace(*b_range, n)
-    W, B = np.meshgrid(ws, bs)
-    loss = surface_loss(W, B, **model)
-    _, gw, gb = sympy_gradient(W, B, **model)
-    with np.errstate(over="ignore"):
-        return Surface(ws, bs, loss, np.hypot(gw, gb))
+    return Surface(ws, bs, surface_loss(*np.meshgrid(ws, bs), **model))
 
 
 # -- gradient descent, with and without clipping ----------------------------------------------
@@ -218,7 +213,7 @@ def descend(start, lr: float, steps: int, clip: float | None = None, bar=None,
     run = Trajectory(clip, lr)
     for k in range(steps + 1):
         opt.zero_grad()
-        loss = engine_loss(w, b, **model)
+        loss = engine_losses(w, b, **model)
         loss.backward()
         norm = total_norm([p.grad for p in params])
         run.w.append(float(w.data))
@@ -289,6 +284,7 @@ class GradientCheck:
     max_rel_engine: float      # max |sympy − engine| / |engine| over components
     fd_points: int             # points where the loss is smooth enough for differences
     max_fd_ratio: float        # max |sympy − fd| / (1e-7 + 1e-5 |fd|): ≤ 1 passes
+    largest_gradient: float    # the largest gradient norm among the points compared
     rtol_engine: float = 1e-10
 
     @property
@@ -337,7 +333,8 @@ def gradient_check(w, b, eps: float = 1e-6, **model) -> GradientCheck:
     ratio = np.maximum(np.abs(sw - fw) / (FD_ATOL + FD_RTOL * np.abs(fw)),
                        np.abs(sb - fb) / (FD_ATOL + FD_RTOL * np.abs(fb)))
     fd_ratio = float(np.max(ratio[smooth])) if smooth.any() else 0.0
-    return GradientCheck(int(finite.sum()), engine_err, int(smooth.sum()), fd_ratio)
+    largest = float(np.max(np.hypot(ew, eb)[finite])) if finite.any() else 0.0
+    return GradientCheck(int(finite.sum()), engine_err, int(smooth.sum()), fd_ratio, largest)
 
 
 def frame(runs: list[Trajectory], margin: float = 0.35, least: float = 3.0):

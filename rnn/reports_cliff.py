@@ -149,8 +149,8 @@ def _markdown(cfg: CliffConfig, s: dict) -> str:
         f"{sw['largest']:.3g}).")
     check_text = (
         "Gradient check (float64): SymPy's closed form against the engine at "
-        f"{g['points']} points (half of them within 1e-10 to 0.1 of the cliff): largest "
-        f"relative difference {g['max_rel_engine']:.2g} (bound {g['rtol_engine']:g}); against "
+        f"{g['points']} points (half of them within 1e-10 to 0.1 of the cliff; gradient "
+        f"norms up to {g['largest_gradient']:.2g}): largest relative difference {g['max_rel_engine']:.2g} (bound {g['rtol_engine']:g}); against "
         f"central differences at the {g['fd_points']} points where the loss is smooth at "
         f"the step 1e-6: largest difference {g['max_fd_ratio']:.2g} of the tolerance "
         f"{g['fd_tolerance']}. {'Both pass.' if g['ok'] else 'FAILED.'}")

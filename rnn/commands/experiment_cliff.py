@@ -106,8 +106,9 @@ def run(args) -> int:
     log(f"  sweep: {sw['thrown']} of {sw['starts']} unclipped starts take a step longer than "
         f"{sw['threshold']:g}")
     log(f"  gradient check: SymPy vs engine {g['max_rel_engine']:.2g} relative at "
-        f"{g['points']} points, vs finite differences {g['max_fd_ratio']:.2g} of the "
-        f"tolerance ({'ok' if g['ok'] else 'FAILED'})")
+        f"{g['points']} points (gradient norms up to {g['largest_gradient']:.2g}), vs finite "
+        f"differences {g['max_fd_ratio']:.2g} of the tolerance "
+        f"({'ok' if g['ok'] else 'FAILED'})")
     log(f"wrote {os.path.join(args.out, 'results.md')} and cliff.png "
         f"(wall time {s['wall_seconds']:.1f} s)")
     return 0 if g["ok"] else 1  # the figures are written; a failed check is still a failure
