@@ -356,6 +356,22 @@ TABLE = [
     ("sweep-out-under-file", ["experiment", "sweep", "--out", "blocker/x"], RUNTIME,
      "blocker"),
     ("sweep-out-fifo", ["experiment", "sweep", "--out", "fifo"], RUNTIME, "fifo"),
+    *[(f"experiment-cliff-{kind}", ["experiment", "cliff", *args], USAGE, words)
+      for kind, args, words in [
+        ("clip-zero", ["--clip", "0"], "--clip"), ("clip-negative", ["--clip", "-1"], "--clip"),
+        ("clip-nan", ["--clip", "nan"], "--clip"), ("lr-inf", ["--lr", "inf"], "--lr"),
+        ("start-one", ["--start", "5.3"], "two numbers"),
+        ("start-three", ["--start", "1,2,3"], "two numbers"),
+        ("start-word", ["--start", "w,1"], "w is not a number"),
+        ("start-empty", ["--start", "1,"], "b is not a number"),
+        ("start-nan", ["--start", "nan,1"], "finite"),
+        ("start-inf", ["--start", "1,-inf"], "finite"),
+        ("start-huge", ["--start", "1e6,0"], "-100 to 100"),
+        ("steps-zero", ["--steps", "0"], "--steps"), ("grid-small", ["--grid", "5"], "--grid"),
+        ("grid-huge", ["--grid", "100000"], "--grid")]],
+    ("experiment-cliff-out-file", ["experiment", "cliff", "--out", "blocker"], RUNTIME,
+     "not a folder"),
+    ("experiment-cliff-out-fifo", ["experiment", "cliff", "--out", "fifo"], RUNTIME, "fifo"),
     # ---- gradcheck
     ("gradcheck-op", ["gradcheck", "--op", "nosuch"], USAGE, "invalid choice"),
     ("gradcheck-eps-zero", ["gradcheck", "--eps", "0"], USAGE, "--eps"),

@@ -82,6 +82,21 @@ def check_state(owner: str, name: str, state, shape: tuple, dtype) -> Tensor:
     return state
 
 
+def state_parts(owner: str, names: tuple, state, hidden_size: int, kind: str) -> list:
+    """A cell's `state` argument as one entry per name in `names` (None: zeros to come).
+
+    One state is passed bare (`h`), several as a tuple or list (`(h, c)`); anything else is
+    a TypeError naming `owner` and the expected tuple of (batch, hidden) `kind`."""
+    if state is None:
+        return [None] * len(names)
+    if len(names) == 1:
+        return [state]
+    if isinstance(state, (tuple, list)) and len(state) == len(names):
+        return list(state)
+    raise TypeError(f"{owner}: state is a tuple ({', '.join(names)}) of (batch, "
+                    f"{hidden_size}) {kind}, got {type(state).__name__}")
+
+
 def cat_hx(h_prev: Tensor, x: Tensor) -> Tensor:
     """The concatenation [h_{t-1}, x_t] that most gates read."""
     return named(concat([h_prev, x], axis=1), "[h_{t-1}, x_t]")
@@ -179,17 +194,7 @@ class Cell(nn.Module):
 
         One state is passed bare (`h`), several as a tuple (`(h, c)`)."""
         owner, names = type(self).__name__, self.STATE
-        if state is None:
-            parts = [None] * len(names)
-        elif len(names) == 1:
-            parts = [state]
-        elif isinstance(state, (tuple, list)) and len(state) == len(names):
-            parts = list(state)
-        else:
-            raise TypeError(
-                f"{owner}: state is a tuple ({', '.join(names)}) of (batch, "
-                f"{self.hidden_size}) arrays, got {type(state).__name__}"
-            )
+        parts = state_parts(owner, names, state, self.hidden_size, "arrays")
         shape = (x.shape[0], self.hidden_size)
         return tuple(check_state(owner, n, s, shape, self.dtype) for n, s in zip(names, parts))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rnn.argtypes import cell_list, file_name, positive_int, seed
 from rnn.blas import single_thread_blas
-from rnn.commands import experiment_born_in, experiment_sweep
+from rnn.commands import experiment_born_in, experiment_cliff, experiment_sweep
 from rnn.io import output_folder
 
 EXAMPLE = """\
@@ -43,8 +43,8 @@ def register(subparsers) -> None:
         description="Run an experiment and write its tables and plots.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     names = experiment.add_subparsers(dest="name", metavar="NAME",
-                                      help="long-term, born-in or sweep (each has its own "
-                                           "--help)")
+                                      help="long-term, born-in, cliff or sweep (each has its "
+                                           "own --help)")
     names.required = True
     p = names.add_parser(
         "long-term", help="a tanh RNN and an LSTM on the adding problem at several lags",
@@ -66,6 +66,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     experiment_born_in.register(names)
+    experiment_cliff.register(names)
     experiment_sweep.register(names)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnn.cells import Cell
+from rnn.cells.base import state_parts
 from rnn.torch_engine import require_torch
 from rnn.torch_engine.backend import check_replay, trace
 
@@ -56,15 +57,7 @@ class TorchCell(torch.nn.Module):
 
     def _states(self, x, state) -> list:
         names, owner = self.cell_class.STATE, f"{self.cell_class.__name__} (torch)"
-        if state is None:
-            parts = [None] * len(names)
-        elif len(names) == 1:
-            parts = [state]
-        elif isinstance(state, (tuple, list)) and len(state) == len(names):
-            parts = list(state)
-        else:
-            raise TypeError(f"{owner}: state is a tuple ({', '.join(names)}) of (batch, "
-                            f"{self.hidden_size}) tensors, got {type(state).__name__}")
+        parts = state_parts(owner, names, state, self.hidden_size, "tensors")
         shape = (x.shape[0], self.hidden_size)
         out = []
         for name, s in zip(names, parts):
