@@ -17,6 +17,7 @@ class RNNCell(Cell):
     name = "rnn"
     title = "Elman RNN"
     PARAMS = (("W", "hx"), ("b", None))
+    IDENTITY = "W"  # the identity init (Le et al. 2015) sets W[:H] = I
     kernel = FUSED_RNN
 
     def forward(self, x, h=None):
