@@ -19,7 +19,8 @@ OP_NAMES = {n: cell_class(n).fused_kernel().name for n in KINDS}
 
 def test_the_shipped_kernels():
     assert OP_NAMES == {"rnn": "fused_rnn", "lstm": "fused_lstm", "gru": "fused_gru",
-                        "peephole": "fused_peephole_lstm", "cifg": "fused_cifg"}
+                        "peephole": "fused_peephole_lstm", "cifg": "fused_cifg",
+                        "irnn": "fused_rnn_relu"}
     assert TWO_STATES == {"lstm", "peephole", "cifg"}
 
 

@@ -143,8 +143,6 @@ def test_unsupported_modules_raise_clear_errors():
         to_torch({})
     with pytest.raises(ValueError, match="bidirectional"):
         from_torch(torch.nn.LSTM(3, 4, bidirectional=True))
-    with pytest.raises(ValueError, match="relu"):
-        from_torch(torch.nn.RNN(3, 4, nonlinearity="relu"))
     with pytest.raises(ValueError, match="proj_size"):
         from_torch(torch.nn.LSTM(3, 4, proj_size=2))
     with pytest.raises(TypeError, match="Linear"):

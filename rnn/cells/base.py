@@ -142,6 +142,11 @@ class Cell(nn.Module):
         """The fused op this very class declares (None: it trains on the primitive graph)."""
         return cls.__dict__.get("kernel")
 
+    def fused_op(self) -> Op | None:
+        """The fused op that computes this very cell: its class's kernel (a cell whose options
+        change its equations, such as RNNCell's nonlinearity, picks the matching one)."""
+        return type(self).fused_kernel()
+
     def __init__(self, input_size, hidden_size, dtype=np.float64, forget_bias=1.0, rng=None,
                  init=None, t_max=None):
         """`init` names the initialisation (`rnn.cells.init`; None: the cell's DEFAULT_INIT),
