@@ -22,6 +22,8 @@ from rnn.cells import (
 from rnn.cells.init import random_orthogonal
 from rnn.checkpoint import load_checkpoint, save_checkpoint
 from rnn.errors import InitError, UsageError
+from rnn.experiment_born_in import BornInConfig
+from rnn.experiment_born_in import make_model as born_in_model
 from rnn.layers import make_layer
 from rnn.training import TrainConfig, Trainer
 from rnn.training.models import make_model, model_from_checkpoint
@@ -369,3 +371,12 @@ def test_a_relu_rnn_cell_in_a_tanh_layer_runs_its_own_kernel():
     plain.cells[0] = layer.cells[0]
     x = np.random.default_rng(1).standard_normal((4, 2, D))
     np.testing.assert_allclose(layer(x)[0].data, plain(x)[0].data, rtol=0, atol=1e-12)
+
+
+def test_the_born_in_model_takes_an_init():
+    cfg = BornInConfig(cells=("lstm", "gru"), init="chrono", t_max=40, hidden=6).validate()
+    layer = born_in_model("gru", cfg, seed=0).layer
+    assert layer.init == "chrono" and layer.cells[0].b_z.data.max() <= math.log(39)
+    with pytest.raises(InitError, match="chrono does not fit the Elman RNN"):
+        BornInConfig(cells=("rnn", "lstm"), init="chrono", t_max=40).validate()
+    assert born_in_model("irnn", BornInConfig(cells=("irnn",)), seed=0).layer.init == "identity"
