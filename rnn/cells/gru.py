@@ -27,6 +27,9 @@ class GRUCell(Cell):
               ("W_nx", "x"), ("b_nx", None), ("W_nh", "h"), ("b_nh", None))
     # In the derivation z_t means [h_{t-1}, x_t]: the update gate is written u_t there.
     SYMBOLS = {"z_t": "u_t"}
+    # chrono: z_t keeps h_{t-1} (h_t = (1 - z_t) n_t + z_t h_{t-1}), so it plays the forget
+    # gate, and 1 - z_t the input gate: b_z = log u sets both.
+    CHRONO = {"b_z": 1}
     kernel = FUSED_GRU
 
     def forward(self, x, h=None):
