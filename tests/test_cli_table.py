@@ -358,6 +358,8 @@ TABLE = [
      "steps.adding must be at least 1"),
     ("sweep-tasks-unknown", [*SWEEP, "--tasks", "adding,parity"], USAGE, "unknown task 'parity'"),
     ("sweep-inits-unknown", [*SWEEP, "--inits", "glorot"], USAGE, "unknown init 'glorot'"),
+    ("sweep-init-misfit", [*SWEEP, "--inits", "chrono"], USAGE,
+     "chrono does not fit the Elman RNN `rnn`"),
     ("sweep-cells", [*SWEEP, "--cells", "rnn,elman"], USAGE, "'elman'"),
     ("sweep-T-small", [*SWEEP, "--tasks", "adding", "--T", "1"], USAGE,
      "T = 1 is too small for the adding problem"),

@@ -71,6 +71,10 @@ def test_one_value_applies_to_every_task():
     ("gradients = 1\n", "gradients must be true or false"),
     ('gradients = true\ntasks = ["reber"]\n', "gradients are measured on the adding problem"),
     ("cells = [rnn\n", "not valid TOML"),
+    ('inits = ["chrono"]\n', "inits chrono does not fit the Elman RNN `rnn`: it has no forget"),
+    ('cells = ["lstm"]\ninits = ["chrono"]\n', "chrono needs t_max"),  # reber: no one length
+    ('cells = ["lstm"]\ninits = {gru = ["chrono"]}\n', "a table for 'gru', which is not one"),
+    ('inits = {lstm = ["identity"]}\n', "identity does not fit"),
 ])
 def test_a_bad_config_is_one_clear_usage_error(tmp_path, toml, words):
     path = tmp_path / "bad.toml"
@@ -80,6 +84,17 @@ def test_a_bad_config_is_one_clear_usage_error(tmp_path, toml, words):
     message = str(info.value)
     assert words in message and "\n" not in message
     assert str(path) in message  # it says where the value came from
+
+
+def test_inits_resolve_per_cell():
+    cfg = load_config("quick", flags={"cells": ("rnn", "irnn", "lstm"), "tasks": ("adding",)})
+    assert cfg.inits == {"rnn": ("uniform",), "irnn": ("identity",), "lstm": ("uniform",)}
+    assert cfg.inits_text() == "uniform; irnn identity"
+    cfg = load_config("quick", flags={"cells": ("irnn", "lstm"), "tasks": ("adding",),
+                                      "inits": {"lstm": ["default", "chrono", "uniform"]}})
+    assert cfg.inits == {"irnn": ("identity",), "lstm": ("uniform", "chrono")}
+    assert [s[1:3] for s in cfg.settings()] == [("irnn", "identity"), ("lstm", "uniform"),
+                                                ("lstm", "chrono")]
 
 
 def test_a_bad_flag_names_the_flag():

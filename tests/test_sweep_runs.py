@@ -15,9 +15,11 @@ from rnn.sweep.runs import RunSpec, train_run
 from rnn.sweep.tasks import TASKS, strings_wrong, sweep_task
 
 
-def spec(task="adding", cell="lstm", T=5, seed=0, **kw):
-    if task == "reber":
-        T = None
+SHORTEST = {"adding": 5, "adding-1997": 20, "copy": 5, "reber": None}  # small, valid T
+
+
+def spec(task="adding", cell="lstm", T=None, seed=0, **kw):
+    T = SHORTEST[task] if T is None else T
     values = dict(init="uniform", hidden=4, steps=12, batch=4, lr=0.01, optimizer="adam",
                   clip=1.0, val_size=8, test_size=16, val_every=6, seed=seed)
     values.update(kw)
@@ -76,6 +78,16 @@ def test_the_test_set_is_its_own_stream():
     assert not np.array_equal(problem.val_x, test.val_x)
     np.testing.assert_array_equal(test.val_x, tasks.adding_problem(
         5, 8, np.random.default_rng([0, 3]))[0])
+
+
+def test_the_1997_adding_problem_runs_its_own_definition():
+    problem = TASKS["adding-1997"].problem(20, 4, 8, seed=0)
+    x, y = problem.batch(0, np.random.default_rng(0))
+    assert x.shape == (22, 4, 2) and (x[-1, :, 1] == -1).all()  # T + T // 10 steps
+    assert ((y >= 0) & (y <= 1)).all()  # 0.5 + (X1 + X2) / 4
+    criterion = TASKS["adding-1997"].criterion(100)
+    assert criterion.baseline == pytest.approx(tasks.adding_baseline_mse(100, "1997"))
+    assert criterion.threshold / criterion.baseline == pytest.approx(0.01 * 6)
 
 
 def test_criteria_state_their_thresholds_and_baselines():

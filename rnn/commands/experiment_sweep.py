@@ -160,7 +160,7 @@ def run(args) -> int:
     cache = RunCache(Path(args.out) / "runs", log)
     T = "; ".join(f"{t} T {', '.join(map(str, v))}" for t, v in cfg.T.items())
     log(f"sweep ({preset}): tasks {', '.join(cfg.tasks)}{'; ' + T if T else ''}; cells "
-        f"{', '.join(cfg.cells)}; inits {', '.join(cfg.inits)}; hidden "
+        f"{', '.join(cfg.cells)}; inits {cfg.inits_text()}; hidden "
         f"{', '.join(map(str, cfg.hidden))}; {cfg.seeds} seeds; lr grid "
         f"{', '.join(f'{lr:g}' for lr in cfg.lrs)}; {len(cfg.settings())} settings, up to "
         f"{cfg.run_count()} runs")

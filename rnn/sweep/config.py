@@ -11,14 +11,16 @@ from. `T` and `steps` may be one value for every task or a table by task.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 import math
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from rnn.cells import cell_names
+from rnn.cells import cell_names, check_init, init_names
+from rnn.cells.init import MIN_T_MAX
 from rnn.data import read_text
-from rnn.errors import UsageError
+from rnn.errors import InitError, UsageError
 from rnn.sweep.runs import RunSpec
 from rnn.sweep.tasks import TASKS
 from rnn.training import TrainConfig
@@ -28,7 +30,7 @@ PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 QUICK = {"default": "quick", "long-term": "long-term-quick"}  # what --quick turns a preset to
 MAX_SEED = 2**63 - 1
 MIN_LRS = 3  # a fair baseline: every setting chooses among at least this many rates
-INITS = ("uniform",)  # the initialisations the cells accept (the layers' default)
+DEFAULT_INIT = "default"  # in `inits`: each cell's own default (identity for the IRNN)
 # The flag that sets each key, for error messages (the others are --key-with-dashes)
 FLAGS = {"first_seed": "--seed", "T": "--T"}
 
@@ -40,7 +42,8 @@ def preset_names() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """A whole sweep. `T` maps each task that takes one to its T values (the delay for copy),
+    """A whole sweep. `inits` maps each cell to its initialisations (resolved: "default" is
+    the cell's own), `T` each task that takes one to its T values (the delay for copy),
     `steps` each task to its training steps; `seeds` runs per setting from `first_seed`;
     `gradients` measures gradient norms on the adding runs at its longest T (long-term)."""
 
@@ -61,6 +64,13 @@ class SweepConfig:
     val_every: int
     gradients: bool = False
     grad_batch: int = 64
+
+    def inits_text(self) -> str:
+        """The initialisations in words: the most common, then the cells that differ
+        ("uniform; irnn identity")."""
+        common = Counter(self.inits.values()).most_common(1)[0][0]
+        return "; ".join([", ".join(common)] + [f"{c} {', '.join(v)}" for c, v in
+                                                self.inits.items() if v != common])
 
     def to_dict(self) -> dict:
         """JSON-ready: tuples as lists."""
@@ -85,7 +95,7 @@ class SweepConfig:
         """Every (task, cell, init, T, hidden), in table order."""
         return [(task, cell, init, T, hidden)
                 for task in self.tasks for T in self.T.get(task, (None,))
-                for hidden in self.hidden for cell in self.cells for init in self.inits]
+                for hidden in self.hidden for cell in self.cells for init in self.inits[cell]]
 
     def spec(self, setting: tuple, lr: float, seed: int) -> RunSpec:
         """The run of `setting` at learning rate `lr` and `seed`."""
@@ -154,13 +164,38 @@ def _per_task(v, where, key, parse):
     return {task: parse(v, key) for task in TASKS}
 
 
+def _inits(v, where, cells) -> dict:
+    """{cell: resolved inits}: one list for every cell, or a table by cell (a cell left out
+    gets its default); each init checked against each cell."""
+    known = (DEFAULT_INIT, *init_names())
+    if isinstance(v, dict):
+        unknown = [c for c in v if c not in cells]
+        if unknown:
+            _fail(where, "inits", f"has a table for {unknown[0]!r}, which is not one of the "
+                                  f"cells ({', '.join(cells)})")
+        table = {c: _names(v.get(c, [DEFAULT_INIT]), where, f"inits.{c}", known, "init")
+                 for c in cells}
+    else:
+        table = dict.fromkeys(cells, _names(v, where, "inits", known, "init"))
+    out = {}
+    for cell, names in table.items():
+        resolved = []
+        for name in names:
+            try:
+                resolved.append(check_init(cell, None if name == DEFAULT_INIT else name,
+                                           t_max=MIN_T_MAX))  # chrono's T_max: checked later
+            except InitError as exc:
+                _fail(where, "inits", str(exc))
+        out[cell] = tuple(dict.fromkeys(resolved))
+    return out
+
+
 def _parse(raw: dict, where: dict) -> dict:
     """Typed values of the known keys; `where[key]` names the source of each."""
     w = where.get
     out = {
         "tasks": _names(raw["tasks"], w("tasks"), "tasks", tuple(TASKS), "task"),
         "cells": _names(raw["cells"], w("cells"), "cells", cell_names(), "cell"),
-        "inits": _names(raw["inits"], w("inits"), "inits", INITS, "init"),
         "hidden": tuple(_int(h, w("hidden"), "hidden") for h in
                         (raw["hidden"] if isinstance(raw["hidden"], (list, tuple))
                          else [raw["hidden"]])),
@@ -181,6 +216,7 @@ def _parse(raw: dict, where: dict) -> dict:
     if raw["optimizer"] not in ("adam", "sgd"):
         _fail(w("optimizer"), "optimizer", f"must be adam or sgd, got {raw['optimizer']!r}")
     out["optimizer"] = raw["optimizer"]
+    out["inits"] = _inits(raw["inits"], w("inits"), out["cells"])
     out["steps"] = _per_task(raw["steps"], w("steps"), "steps",
                              lambda v, k: _int(v, w("steps"), k))
     if isinstance(raw["T"], dict):
@@ -218,12 +254,23 @@ def _check(c: dict, where: dict) -> dict:
     if c["gradients"] and "adding" not in T:
         _fail(where["gradients"], "gradients", "are measured on the adding problem: add it "
                                                "to tasks")
+    for task in c["tasks"]:  # chrono's T_max is the length of the task's sequences
+        for T_value in T.get(task, (None,)):
+            for cell, names in c["inits"].items():
+                for name in names:
+                    try:
+                        check_init(cell, name, TASKS[task].length(T_value))
+                    except InitError as exc:
+                        _fail(where["inits"], "inits", f"{exc} (task {task})")
     for task in c["tasks"]:  # sizes beyond the memory limit, before anything is allocated
+        longest = max(T.get(task, (None,)), key=lambda t: t or 0)
+        family = TASKS[task].family
+        length = TASKS[task].length(longest) if family != "copy" else longest
         for cell in c["cells"]:
             for hidden in c["hidden"]:
-                longest = max(T.get(task, (0,)))
-                check_budget(TrainConfig(task=task, cell=cell, hidden=hidden, batch=c["batch"],
-                                         seq_len=longest or None, val_size=c["val_size"]),
+                check_budget(TrainConfig(task=family, cell=cell, hidden=hidden,
+                                         batch=c["batch"], seq_len=length,
+                                         val_size=c["val_size"]),
                              what=f"{task} runs of {cell} with hidden {hidden}, batch "
                                   f"{c['batch']}" + (f", T {longest}" if longest else ""))
     return T

@@ -18,12 +18,12 @@ def _label(cell, init, inits):
 def plot_success(rows: list[dict], path) -> str:
     """Success rate per cell with its 95% Wilson interval: against T (a band) for tasks with
     a T, as bars with error bars for the others; one panel per task and hidden size."""
-    panels = list(dict.fromkeys((r["task"], r["hidden"]) for r in rows))
+    panels = list(dict.fromkeys((r["sweep_task"], r["hidden"]) for r in rows))
     fig = Figure(figsize=(4.6 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     inits = sorted({r["init"] for r in rows})
     for ax, (task, hidden) in zip(axes, panels, strict=True):
-        mine = [r for r in rows if r["task"] == task and r["hidden"] == hidden]
+        mine = [r for r in rows if r["sweep_task"] == task and r["hidden"] == hidden]
         lines = list(dict.fromkeys((r["cell"], r["init"]) for r in mine))
         for k, (cell, init) in enumerate(lines):
             rs = sorted((r for r in mine if (r["cell"], r["init"]) == (cell, init)),

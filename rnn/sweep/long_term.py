@@ -23,7 +23,7 @@ def long_term_results(result: SweepResult) -> list[RunResult]:
     and init, in (T, cell) order."""
     cfg = result.config
     return [run_result(s.runs[0]) for s in result.settings
-            if s.setting[0] == "adding" and s.setting[2] == cfg.inits[0]
+            if s.setting[0] == "adding" and s.setting[2] == cfg.inits[s.setting[1]][0]
             and s.setting[4] == cfg.hidden[0]]
 
 

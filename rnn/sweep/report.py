@@ -23,7 +23,7 @@ SWEEP_FILES = ("results.md", "results.csv", "runs.csv", "summary.json", "success
                "loss_curves.png")
 GRADIENT_FILES = ("grad_norms.csv", "grad_norm_vs_lag.png", "jacobian_spectra.png")
 
-RESULT_COLUMNS = ("task", "cell", "init", "T", "hidden", "steps", "batch", "optimizer", "clip",
+RESULT_COLUMNS = ("task", "variant", "cell", "init", "T", "hidden", "steps", "batch", "optimizer", "clip",
                   "lr", "lr_grid", "seeds", "first_seed", "successes", "success_rate",
                   "success_ci_lo", "success_ci_hi", "criterion", "metric", "median",
                   "median_ci_lo", "median_ci_hi", "baseline", "threshold",
@@ -80,6 +80,13 @@ def runs_csv(result: SweepResult) -> str:
                                     for r in run_rows(result))])
 
 
+BASELINE_WORDS = {
+    "adding": "predicting the mean scores the baseline (1/6 for the uRNN definition)",
+    "copy": "the memoryless baseline is 10 ln 8 / (T + 20)",
+    "reber": "a predictor blind to the past gets every string wrong (1.0)",
+}
+
+
 def _num(value, digits=4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
@@ -92,7 +99,7 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
     lines = [
         "# Sweep: success rates with 95% intervals",
         "",
-        f"Cells {', '.join(cfg.cells)}; initialisations {', '.join(cfg.inits)}; hidden "
+        f"Cells {', '.join(cfg.cells)}; initialisations {cfg.inits_text()}; hidden "
         f"{', '.join(map(str, cfg.hidden))}; {cfg.seeds} seeds per setting (from seed "
         f"{cfg.first_seed}); {cfg.optimizer}, batch {cfg.batch}, clipping at norm {cfg.clip}; "
         f"{budget}; validation every {cfg.val_every} steps on {cfg.val_size} sequences; test "
@@ -110,11 +117,9 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
         "",
     ]
     for task in cfg.tasks:
-        mine = [r for r in rows if r["task"] == task]
+        mine = [r for r in rows if r["sweep_task"] == task]
         criterion = sweep_task(task).criterion(mine[0]["T"])
-        base = ("the mean predictor scores 0.167" if task == "adding" else
-                "the memoryless baseline is 10 ln 8 / (T + 20)" if task == "copy" else
-                "a predictor blind to the past gets every string wrong (1.0)")
+        base = BASELINE_WORDS[sweep_task(task).family]
         lines += [f"## {sweep_task(task).title}", "",
                   f"Solved: {criterion.text}. Metric: {criterion.metric}, lower is better; "
                   f"{base}.", "",
@@ -143,8 +148,8 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
             c = r["lr_candidates"][f"{lr:g}"]
             score = "diverged" if c["diverged"] else _num(c["val_metric"])
             cells.append(score + (" *" if lr == r["lr"] else ""))
-        lines.append(f"| {r['task']} | {r['cell']} | {r['init']} | {_cell(r['T']) or '-'} | "
-                     f"{r['hidden']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['sweep_task']} | {r['cell']} | {r['init']} | "
+                     f"{_cell(r['T']) or '-'} | {r['hidden']} | " + " | ".join(cells) + " |")
     lines += ["", "Files: " + ", ".join(SWEEP_FILES) + (
         ", " + ", ".join(GRADIENT_FILES) if cfg.grad_lag else "") + "; runs/ holds one JSON "
         "record per run (the cache).", ""]

@@ -118,14 +118,6 @@ def hidden_grad_norms(model, x, y) -> np.ndarray:
     return np.array([np.linalg.norm(h.grad, axis=-1).mean() for h in hs])
 
 
-def _init_kwargs(init: str) -> dict:
-    # The cells' default initialisation is "uniform" (PyTorch's), the only one a sweep
-    # accepts for now (rnn.sweep.config checks it before any run).
-    if init != "uniform":
-        raise ValueError(f"unknown initialisation {init!r}")
-    return {}
-
-
 def _finite(value) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
@@ -137,12 +129,13 @@ def train_run(spec: RunSpec) -> dict:
     task = sweep_task(spec.task)
     criterion = task.criterion(spec.T)
     model = task.model(spec.cell, spec.hidden, np.random.default_rng([spec.seed, 0]),
-                       **_init_kwargs(spec.init))
+                       init=spec.init, t_max=task.length(spec.T))
     problem = task.problem(spec.T, spec.batch, spec.val_size, spec.seed)
     grads = {}
     if spec.grad_batch:
         gx, gy = tasks.adding_problem(spec.T, spec.grad_batch,
-                                      np.random.default_rng([spec.seed, 4]))
+                                      np.random.default_rng([spec.seed, 4]),
+                                      variant=task.variant)
         grads["grad_init"] = hidden_grad_norms(model, gx, gy).tolist()
     trainer = Trainer(model, problem, optimizer=spec.optimizer, lr=spec.lr, clip=spec.clip,
                       seed=spec.seed, val_every=spec.val_every, progress=False)

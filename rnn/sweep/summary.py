@@ -6,8 +6,10 @@ The row schema is fixed (other reports read it): task, cell, init, T, hidden, st
 lr, seeds, successes, success_rate, success_ci [lo, hi], metric (its name), median,
 median_ci [lo, hi], baseline, threshold, median_steps_to_success, median_seconds,
 worse_than_baseline; and, added here, criterion, optimizer, clip, first_seed, lr_grid,
-lr_candidates, runs_worse_than_baseline, diverged, median_cpu_seconds. A median or interval
-end that is not finite (runs that diverged) is None.
+lr_candidates, runs_worse_than_baseline, diverged, median_cpu_seconds; variant (the adding
+problem's definition, "urnn" or "1997"; None for other tasks) and sweep_task (the sweep's name
+of the task: "adding-1997" is task "adding", variant "1997"). A median or interval end that is
+not finite (runs that diverged) is None.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ def setting_row(s: SettingResult) -> dict:
         diverged, val_metric, val_loss = validation_score(record)
         candidates[f"{lr:g}"] = {"val_metric": _finite(val_metric),
                                  "val_loss": _finite(val_loss), "diverged": diverged}
+    kind = sweep_task(task)
     return {
-        "task": task, "cell": cell, "init": init, "T": T, "hidden": hidden,
+        "task": kind.family, "variant": kind.variant, "sweep_task": task,
+        "cell": cell, "init": init, "T": T, "hidden": hidden,
         "steps": spec["steps"], "batch": spec["batch"], "lr": s.chosen_lr,
         "seeds": n, "successes": wins, "success_rate": wins / n,
         "success_ci": list(wilson_interval(wins, n)),

@@ -1,8 +1,11 @@
 """The tasks a sweep trains, each with its model, its metric, its trivial baseline and its
 success criterion, stated once here and used by the runs, the tables and the plots.
 
-- adding (Hochreiter & Schmidhuber 1997, as set by Arjovsky et al. 2016: values in U[0, 1]):
-  test MSE; success below 0.01; the mean predictor scores 1/6.
+- adding (as set by Arjovsky et al. 2016: values in U[0, 1], the variant "urnn"): test MSE;
+  success below 0.01; the mean predictor scores 1/6.
+- adding-1997 (Hochreiter & Schmidhuber 1997's definition, the variant "1997": values in
+  U(-1, 1), the target rescaled to 0.5 + (X1 + X2) / 4, lengths T to T + T/10): test MSE;
+  success below the same fraction of its predict-the-mean MSE (about 0.039) as 0.01 is of 1/6.
 - copy (Arjovsky et al. 2016): test cross-entropy per step; success below 10% of the
   memoryless baseline 10 ln 8 / (T + 20).
 - reber (Hochreiter & Schmidhuber 1997, embedded Reber grammar): the fraction of test strings
@@ -83,6 +86,12 @@ class SweepTask:
     title = ""
     min_T: int | None = None  # None: the task has no T (its sequences set their own length)
     val_metric = "loss"  # the Trainer history key (after "val_") the criterion reads
+    family = ""  # the task as rnn.training and the tables of published results name it
+    variant: str | None = None  # the adding problem's definition (rnn.tasks.ADDING_VARIANTS)
+
+    def length(self, T) -> int | None:
+        """The length of the sequences the model reads (chrono's T_max), None if it varies."""
+        return T
 
     def model(self, cell, hidden, rng, **init):
         raise NotImplementedError
@@ -105,7 +114,7 @@ class SweepTask:
 
 
 class Adding(SweepTask):
-    name, title, min_T = "adding", "adding problem", 2
+    name, title, min_T, family, variant = "adding", "adding problem", 2, "adding", "urnn"
 
     def model(self, cell, hidden, rng, **init):
         return RegressionModel(2, hidden, cell, rng=rng, **init)
@@ -122,8 +131,47 @@ class Adding(SweepTask):
         return test
 
 
+class Adding1997Problem(AddingProblem):
+    """The adding problem in Hochreiter & Schmidhuber 1997's definition (rnn.tasks)."""
+
+    def __init__(self, seq_len, batch, val_size=512, seed=0):
+        self.seq_len, self.batch_size, self.dtype = seq_len, batch, np.float64
+        self.tokens_per_batch = (seq_len + seq_len // 10) * batch
+        self.val_x, self.val_y = tasks.adding_problem(
+            seq_len, val_size, np.random.default_rng([seed, 2]), variant="1997")
+
+    def batch(self, step, rng):
+        return tasks.adding_problem(self.seq_len, self.batch_size, rng, variant="1997")
+
+
+class Adding1997(Adding):
+    name, title, variant = "adding-1997", "adding problem (1997 definition)", "1997"
+    min_T = tasks.ADDING_MIN_LEN["1997"]
+
+    def length(self, T):
+        return T + T // 10
+
+    def problem(self, T, batch, val_size, seed):
+        return Adding1997Problem(T, batch, val_size=val_size, seed=seed)
+
+    def criterion(self, T):
+        base = tasks.adding_baseline_mse(T, "1997")
+        threshold = 0.01 / tasks.ADDING_BASELINE_MSE * base  # 6% of the baseline, as 0.01
+        return Criterion("test MSE", threshold, base,
+                         f"test MSE < {threshold:.4g} (6% of its predict-the-mean MSE, as "
+                         f"0.01 is of the uRNN definition's 1/6)")
+
+    def held_out(self, problem, T, size, rng):
+        test = copy.copy(problem)
+        test.val_x, test.val_y = tasks.adding_problem(T, size, rng, variant="1997")
+        return test
+
+
 class Copy(SweepTask):
-    name, title, min_T = "copy", "copy memory", 1
+    name, title, min_T, family = "copy", "copy memory", 1, "copy"
+
+    def length(self, T):
+        return tasks.copy_memory_length(T)
 
     def model(self, cell, hidden, rng, **init):
         return CharModel(tasks.COPY_VOCAB, hidden, cell, rng=rng, **init)
@@ -143,8 +191,11 @@ class Copy(SweepTask):
 
 
 class Reber(SweepTask):
-    name, title = "reber", "embedded Reber grammar"
+    name, title, family = "reber", "embedded Reber grammar", "reber"
     val_metric = "strings_wrong"
+
+    def length(self, T):
+        return None  # each string has its own length
 
     def model(self, cell, hidden, rng, **init):
         return CharModel(len(tasks.REBER_SYMBOLS), hidden, cell, rng=rng, **init)
@@ -166,7 +217,7 @@ class Reber(SweepTask):
         return test
 
 
-TASKS = {task.name: task for task in (Adding(), Copy(), Reber())}
+TASKS = {task.name: task for task in (Adding(), Adding1997(), Copy(), Reber())}
 
 
 def sweep_task(name: str) -> SweepTask:
