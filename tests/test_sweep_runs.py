@@ -4,6 +4,7 @@ and a cache that trusts only exact, whole, finite records."""
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -167,3 +168,12 @@ def test_a_corrupt_or_mismatching_entry_is_reported_and_not_trusted(tmp_path):
         assert cache.load(s) is None, kind
         assert len(lines) == 1 and str(cache.path(s.key)) in lines[0], kind
         assert "training the run again" in lines[0]
+
+
+def test_a_pipe_in_the_cache_is_refused_not_waited_on(tmp_path):
+    s = spec()
+    lines = []
+    cache = RunCache(tmp_path / "runs", log=lines.append)
+    os.mkfifo(cache.path(s.key))
+    assert cache.load(s) is None
+    assert len(lines) == 1 and "named pipe" in lines[0]

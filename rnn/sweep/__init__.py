@@ -9,23 +9,11 @@ experiment as a sweep). The CLI is `rnn-lab experiment sweep`.
 
 from rnn.sweep.cache import RunCache
 from rnn.sweep.config import SweepConfig, load_config, preset_names
-from rnn.sweep.runner import SweepResult, choose_lr, local_executor, run_sweep
+from rnn.sweep.runner import SweepResult, bind_executor, choose_lr, local_executor, run_sweep
 from rnn.sweep.runs import RunSpec, train_run
 from rnn.sweep.stats import bootstrap_median_interval, wilson_interval
 from rnn.sweep.summary import summary_rows
 
-__all__ = [
-           "RunCache",
-           "RunSpec",
-           "SweepConfig",
-           "SweepResult",
-           "bootstrap_median_interval",
-           "choose_lr",
-           "load_config",
-           "local_executor",
-           "preset_names",
-           "run_sweep",
-           "summary_rows",
-           "train_run",
-           "wilson_interval",
-]
+__all__ = ["RunCache", "RunSpec", "SweepConfig", "SweepResult", "bind_executor",
+           "bootstrap_median_interval", "choose_lr", "load_config", "local_executor",
+           "preset_names", "run_sweep", "summary_rows", "train_run", "wilson_interval"]

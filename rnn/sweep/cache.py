@@ -24,9 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rnn.data import DataError, read_text
 from rnn.io import output_folder, write_text
 from rnn.sweep.runs import RUN_FORMAT, RunSpec
 from rnn.sweep.tasks import sweep_task
+
+
+ENTRY_LIMIT = 256 << 20  # bytes: far above any record (a gradient run's parameters included)
 
 
 class BadEntry(ValueError):
@@ -128,12 +132,12 @@ class RunCache:
     def load(self, spec: RunSpec) -> dict | None:
         """The cached record of `spec`, or None (missing, or reported and not trusted)."""
         path = self.path(spec.key)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return None
-        except (OSError, UnicodeDecodeError) as exc:
-            self._distrust(path, f"cannot be read ({exc.__class__.__name__})")
+        try:  # a pipe or a device in its place is refused, not waited on
+            text = read_text(path, limit=ENTRY_LIMIT)
+        except DataError as exc:
+            self._distrust(path, str(exc).removeprefix(f"{os.fspath(path)}: "))
             return None
         try:
             return check_record(json.loads(text, parse_constant=_no_constants), spec)

@@ -9,8 +9,8 @@ extended sweep (more seeds, another T) trains only what is new.
 
 The executor is any function with `rnn.pool.run_jobs`' contract less its third argument:
 `execute(fn, jobs, on_result, progress)` calls `fn(job)` for every job, wherever it likes,
-and `on_result(result)` here as each finishes (`local_executor(workers)` wraps run_jobs; a
-cluster's executor wraps `run_jobs_dask` the same way).
+and `on_result(result)` here as each finishes: `local_executor(workers)` is
+`bind_executor(run_jobs, workers)`, and a cluster's is `bind_executor(run_jobs_dask, address)`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,20 @@ from rnn.sweep.runs import RunSpec, train_run
 from rnn.sweep.tasks import sweep_task
 
 
-def local_executor(workers: int):
-    """An executor running the jobs in up to `workers` local processes (rnn.pool.run_jobs)."""
+def bind_executor(run, target, **options):
+    """An executor from a function with `rnn.pool.run_jobs`' contract,
+    `run(fn, jobs, target, on_result, progress=None, **options)`: run_jobs with a number of
+    processes, or a cluster's runner with its scheduler's address."""
 
     def execute(fn, jobs, on_result, progress=None):
-        run_jobs(fn, jobs, workers, on_result, progress=progress)
+        run(fn, jobs, target, on_result, progress=progress, **options)
 
     return execute
+
+
+def local_executor(workers: int):
+    """An executor running the jobs in up to `workers` local processes (rnn.pool.run_jobs)."""
+    return bind_executor(run_jobs, workers)
 
 
 def validation_score(record: dict) -> tuple:
