@@ -121,7 +121,7 @@ def test_settings_and_specs():
     assert ("reber", "lstm", "uniform", None, 8) in settings
     spec = cfg.spec(settings[0], 0.01, 3)
     assert isinstance(spec, RunSpec) and spec.setting == settings[0]
-    assert (spec.lr, spec.seed, spec.steps, spec.grad_batch) == (0.01, 3, 400, 0)
+    assert (spec.lr, spec.seed, spec.steps, spec.grad_batch) == (0.01, 3, 800, 0)
     assert cfg.run_count() == len(settings) * (len(cfg.lrs) + cfg.seeds - 1)
     assert cfg.seed_list == [0, 1, 2]
 

@@ -42,7 +42,7 @@ def fake_record(spec, val_metric, test_metric):
     criterion = sweep_task(spec.task).criterion(spec.T)
     return {"format": RUN_FORMAT, "key": spec.key, "spec": spec.to_dict(),
             "metric": test_metric, "test_loss": test_metric,
-            "success": criterion.success(test_metric),
+            "success": criterion.success(test_metric), "test_baseline": criterion.baseline,
             "worse_than_baseline": criterion.worse_than_baseline(test_metric),
             "steps_to_success": None, "diverged_at": None, "val_step": [spec.steps],
             "val_loss": [val_metric], "val_metric": [val_metric], "train_loss": [0.2],
@@ -157,7 +157,7 @@ def test_reports_are_written_and_readable(tmp_path):
         lo, hi = row["success_ci"]
         assert 0 <= lo <= row["success_rate"] <= hi <= 1
         assert row["median_ci"][0] <= row["median"] <= row["median_ci"][1]
-        assert row["worse_than_baseline"] == (row["median"] >= row["baseline"])
+        assert row["worse_than_baseline"] == (row["median_excess"] >= 0)
     md = (tmp_path / "results.md").read_text()
     assert "every test string right" in md and "95% Wilson interval" in md
     for png in ("success_vs_T.png", "loss_curves.png"):

@@ -101,6 +101,7 @@ def test_criteria_state_their_thresholds_and_baselines():
     reber = sweep_task("reber").criterion(None)
     assert reber.success(0.0) and not reber.success(1 / 256)
     assert adding.worse_than_baseline(0.17) and not adding.worse_than_baseline(0.1)
+    assert not adding.worse_than_baseline(0.17, trivial=0.18)  # the same test sequences
     assert adding.worse_than_baseline(None) and not adding.success(None)  # diverged
     with pytest.raises(ValueError, match="unknown task 'parity'"):
         sweep_task("parity")

@@ -7,7 +7,8 @@ finite, and its success and baseline flags what its metric says. Anything else i
 in one line and the run is trained again; the new record replaces the entry.
 
 A record's fields: format, key, spec; metric and test_loss (None if not finite), success,
-worse_than_baseline, steps_to_success (the first validation step that met the criterion, or
+test_baseline (the trivial strategy's metric on the same test sequences), worse_than_baseline
+(the metric no lower than test_baseline), steps_to_success (the first validation step that met the criterion, or
 None), diverged_at (None, or the step whose loss or gradient stopped being finite);
 val_step, val_loss, val_metric (the validation curve), train_loss (every step); seconds,
 cpu_seconds (the run's CPU time, steadier than the wall time on a shared machine), rnn_lab,
@@ -56,6 +57,7 @@ FIELDS = {
     "metric": (lambda v: v is None or _number(v), "a finite number or null"),
     "test_loss": (lambda v: v is None or _number(v), "a finite number or null"),
     "success": (lambda v: isinstance(v, bool), "true or false"),
+    "test_baseline": (_number, "a finite number"),
     "worse_than_baseline": (lambda v: isinstance(v, bool), "true or false"),
     "steps_to_success": (lambda v: v is None or _whole(v), "a whole number or null"),
     "diverged_at": (lambda v: v is None or _whole(v), "a whole number or null"),
@@ -113,7 +115,8 @@ def check_record(record, spec: RunSpec) -> dict:
         raise BadEntry("validation curves of different lengths")
     criterion = sweep_task(spec.task).criterion(spec.T)
     if record["success"] != criterion.success(record["metric"]) or \
-            record["worse_than_baseline"] != criterion.worse_than_baseline(record["metric"]):
+            record["worse_than_baseline"] != criterion.worse_than_baseline(
+                record["metric"], record["test_baseline"]):
         raise BadEntry("its success or baseline flag disagrees with its metric")
     return record
 

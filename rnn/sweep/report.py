@@ -122,13 +122,14 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
         base = BASELINE_WORDS[sweep_task(task).family]
         lines += [f"## {sweep_task(task).title}", "",
                   f"Solved: {criterion.text}. Metric: {criterion.metric}, lower is better; "
-                  f"{base}.", "",
+                  f"{base}. Flagged \"no better than trivial\": the median seed's metric is "
+                  f"not below the trivial strategy's on its own test sequences.", "",
                   "| cell | init | T | hidden | lr | solved | success rate [95% CI] | "
                   "median [95% CI] | baseline | median steps to success | median s | |",
                   "|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|"]
         for r in mine:
             lo, hi = r["median_ci"]
-            flag = "**no better than the baseline**" if r["worse_than_baseline"] else ""
+            flag = "**no better than trivial**" if r["worse_than_baseline"] else ""
             if r["diverged"]:
                 flag += f" {r['diverged']} diverged"
             lines.append(
