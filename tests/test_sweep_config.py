@@ -7,7 +7,9 @@ import pytest
 
 from rnn.errors import ResourceError, UsageError
 from rnn.sweep.config import load_config, preset_names
+from rnn.sweep.paper import paper_settings
 from rnn.sweep.runs import RunSpec
+from rnn.sweep.tasks import task_name
 
 
 def test_every_preset_loads_and_the_default_meets_its_brief():
@@ -144,3 +146,19 @@ def test_keys_name_the_spec_exactly():
                         ("grad_batch", 2)]:
         keys.add(dataclasses.replace(spec, **{name: value}).key)
     assert len(keys) == 10  # every field changes the key
+
+
+def test_every_paper_setting_is_a_sweep_config():
+    # the "paper vs ours" settings (rnn.sweep.paper) run as one-setting sweeps
+    for setting in paper_settings("default"):
+        name = task_name(setting["task"], setting["variant"])
+        flags = {"tasks": (name,), "cells": (setting["cell"],),
+                 "inits": {setting["cell"]: [setting["init"]]}, "hidden": (setting["hidden"],),
+                 "steps": setting["steps"], "batch": setting["batch"], "seeds": setting["seeds"]}
+        if setting["T"] is not None:
+            flags["T"] = (setting["T"],)
+        cfg = load_config("default", flags=flags)
+        ((task, cell, init, T, hidden),) = cfg.settings()
+        assert (task, cell, init, T, hidden) == (name, setting["cell"], setting["init"],
+                                                 setting["T"], setting["hidden"])
+    assert task_name("adding", "1997") == "adding-1997" and task_name("adding") == "adding"

@@ -233,6 +233,17 @@ class Reber(SweepTask):
 TASKS = {task.name: task for task in (Adding(), Adding1997(), Copy(), Reber())}
 
 
+def task_name(family: str, variant: str | None = None) -> str:
+    """The sweep's name of a task as published tables name it: ("adding", "1997") ->
+    "adding-1997"; ("adding", None) is the uRNN definition, "adding"."""
+    for task in TASKS.values():
+        if task.family == family and task.variant == (variant or task.variant):
+            if variant is None and task.variant not in (None, "urnn"):
+                continue
+            return task.name
+    raise ValueError(f"no sweep task for {family!r} (variant {variant!r})")
+
+
 def sweep_task(name: str) -> SweepTask:
     """The task called `name`; ValueError naming the choices otherwise."""
     if name not in TASKS:
