@@ -135,6 +135,25 @@ def test_experiment_stopped_ends_its_workers_and_leaves_no_folder(signum, tmp_pa
     assert list(tmp_path.iterdir()) == []  # the empty --out it made is gone too
 
 
+def test_sweep_stopped_keeps_every_finished_run_and_a_rerun_trains_only_the_rest(tmp_path):
+    args = ["experiment", "sweep", "--quick", "--tasks", "adding", "--cells", "rnn,lstm",
+            "--T", "40", "--hidden", "4", "--batch", "4", "--steps", "200", "--seeds", "2",
+            "--val-size", "8", "--test-size", "8", "--val-every", "100", "--out", "out",
+            "--no-progress", "--workers", "2"]
+    run = Run(args, tmp_path)
+    run.wait_for("seed=")
+    run.wait_for("seed=")  # two runs finished, the other 6 not all
+    status, err = run.stop(signal.SIGINT)
+    assert status == 130 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    kept = sorted((tmp_path / "out" / "runs").glob("*.json"))
+    assert 2 <= len(kept) < 8
+    assert leftovers(tmp_path) == []  # whole files only
+    again = subprocess.run([sys.executable, "-m", "rnn", *args], cwd=tmp_path, env=ENV,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{8 - len(kept)} runs trained, {len(kept)} from the cache" in again.stdout
+
+
 def test_demo_stopped_by_sigterm_ends_its_workers_and_leaves_whole_files(tmp_path):
     run = Run(["demo", "--quick", "--out", "out", "--no-progress"], tmp_path)
     run.wait_for("adding problem:")

@@ -8,8 +8,9 @@ in one line and the run is trained again; the new record replaces the entry.
 
 A record's fields: format, key, spec; metric and test_loss (None if not finite), success,
 test_baseline (the trivial strategy's metric on the same test sequences), worse_than_baseline
-(the metric no lower than test_baseline), steps_to_success (the first validation step that met the criterion, or
-None), diverged_at (None, or the step whose loss or gradient stopped being finite);
+(the metric no lower than test_baseline), steps_to_success (the first validation step that
+met the criterion, or None), diverged_at (None, or the step whose loss or gradient stopped
+being finite);
 val_step, val_loss, val_metric (the validation curve), train_loss (every step); seconds,
 cpu_seconds (the run's CPU time, steadier than the wall time on a shared machine), rnn_lab,
 numpy, python (versions), finished (UTC time); with gradients measured (long-term),

@@ -23,18 +23,18 @@ SWEEP_FILES = ("results.md", "results.csv", "runs.csv", "summary.json", "success
                "loss_curves.png")
 GRADIENT_FILES = ("grad_norms.csv", "grad_norm_vs_lag.png", "jacobian_spectra.png")
 
-RESULT_COLUMNS = ("task", "variant", "cell", "init", "T", "hidden", "steps", "batch", "optimizer", "clip",
-                  "lr", "lr_grid", "seeds", "first_seed", "successes", "success_rate",
-                  "success_ci_lo", "success_ci_hi", "criterion", "metric", "median",
-                  "median_ci_lo", "median_ci_hi", "baseline", "threshold",
+RESULT_COLUMNS = ("task", "variant", "cell", "init", "T", "hidden", "steps", "batch",
+                  "optimizer", "clip", "lr", "lr_grid", "seeds", "first_seed", "successes",
+                  "success_rate", "success_ci_lo", "success_ci_hi", "criterion", "metric",
+                  "median", "median_ci_lo", "median_ci_hi", "baseline", "threshold",
                   "median_steps_to_success", "median_seconds", "median_cpu_seconds",
-                  "worse_than_baseline",
-                  "runs_worse_than_baseline", "diverged")
+                  "median_excess", "worse_than_baseline", "runs_worse_than_baseline",
+                  "diverged")
 RUN_COLUMNS = ("key", "task", "cell", "init", "T", "hidden", "steps", "batch", "optimizer",
                "clip", "lr", "seed", "role", "final_val_metric", "final_val_loss", "metric",
-               "test_loss", "success", "steps_to_success", "worse_than_baseline",
-               "diverged_at", "seconds", "cpu_seconds", "rnn_lab", "numpy", "python",
-               "finished")
+               "test_loss", "test_baseline", "success", "steps_to_success",
+               "worse_than_baseline", "diverged_at", "seconds", "cpu_seconds", "rnn_lab",
+               "numpy", "python", "finished")
 
 
 def _cell(value) -> str:
@@ -63,6 +63,7 @@ def run_rows(result: SweepResult) -> list[dict]:
             roles[record["key"]] = "search"
         for record in s.runs:
             roles[record["key"]] = "search, chosen" if roles.get(record["key"]) else "seed"
+
     def last(values):
         return values[-1] if values else None
 
@@ -125,7 +126,7 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
                   f"{base}. Flagged \"no better than trivial\": the median seed's metric is "
                   f"not below the trivial strategy's on its own test sequences.", "",
                   "| cell | init | T | hidden | lr | solved | success rate [95% CI] | "
-                  "median [95% CI] | baseline | median steps to success | median s | |",
+                  "median [95% CI] | baseline | median steps to success | median s (CPU) | |",
                   "|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|"]
         for r in mine:
             lo, hi = r["median_ci"]
@@ -137,8 +138,8 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
                 f"{r['lr']:g} | {r['successes']}/{r['seeds']} | {r['success_rate']:.0%} "
                 f"[{r['success_ci'][0]:.0%}, {r['success_ci'][1]:.0%}] | {_num(r['median'])} "
                 f"[{_num(lo)}, {_num(hi)}] | {_num(r['baseline'], 3)} | "
-                f"{_num(r['median_steps_to_success'])} | {_num(r['median_seconds'], 3)} | "
-                f"{flag.strip()} |")
+                f"{_num(r['median_steps_to_success'])} | {_num(r['median_seconds'], 3)} "
+                f"({_num(r['median_cpu_seconds'], 3)}) | {flag.strip()} |")
         lines.append("")
     lines += ["## Learning-rate search (first seed, final validation metric; * chosen)", "",
               "| task | cell | init | T | hidden | " + " | ".join(f"lr {lr:g}" for lr in cfg.lrs)
