@@ -16,8 +16,8 @@ def _label(cell, init, inits):
 
 
 def plot_success(rows: list[dict], path) -> str:
-    """Success rate per cell with its 95% Wilson interval: against T (a band) for tasks with
-    a T, as bars with error bars for the others; one panel per task and hidden size."""
+    """Success rate per cell with its 95% Wilson interval: against T (error bars and a band)
+    for tasks with a T, as bars for the others; one panel per task and hidden size."""
     panels = list(dict.fromkeys((r["sweep_task"], r["hidden"]) for r in rows))
     fig = Figure(figsize=(4.6 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -37,9 +37,12 @@ def plot_success(rows: list[dict], path) -> str:
                 ax.errorbar(k, rate[0], yerr=[[rate[0] - lo[0]], [hi[0] - rate[0]]],
                             color="black", capsize=4, lw=1)
                 continue
-            T = [r["T"] for r in rs]
-            ax.fill_between(T, lo, hi, color=colour, alpha=0.15, lw=0)
-            ax.plot(T, rate, "os^Dv<>P"[k % 8] + "-", color=colour, label=label)
+            T = np.array([r["T"] for r in rs], dtype=float)
+            # side by side at each T, so that equal rates stay visible
+            x = T * (1 + 0.02 * (k - (len(lines) - 1) / 2))
+            ax.fill_between(x, lo, hi, color=colour, alpha=0.12, lw=0)
+            ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], fmt="os^Dv<>P"[k % 8] + "-",
+                        color=colour, capsize=3, lw=1.2, label=label)
         if mine[0]["T"] is None:
             ax.set_xticks(range(len(lines)), [_label(c, i, inits) for c, i in lines],
                           fontsize=8)
@@ -49,11 +52,11 @@ def plot_success(rows: list[dict], path) -> str:
         ax.set_ylim(-0.03, 1.03)
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
         n = mine[0]["seeds"]
-        ax.set_title(f"{sweep_task(task).title}, hidden {hidden}\n({n} seeds; band: 95% "
+        ax.set_title(f"{sweep_task(task).title}, hidden {hidden}\n({n} seeds; bars: 95% "
                      f"Wilson interval)", fontsize=9)
         ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
     axes[0].set_ylabel("runs solved")
-    axes[-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return save(fig, path)
 
