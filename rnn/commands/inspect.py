@@ -54,7 +54,6 @@ def gap(text: str) -> int:
     return value
 
 
-
 def regex(text: str) -> str:
     """argparse type: a regular expression that compiles."""
     try:

@@ -309,6 +309,9 @@ def record(model, vocab: Vocab | WordVocab, text, replace: str | None = None,
     (`replace`: see `prepare_text`) and predicts the next one; a word-level one (a WordVocab)
     reads a sequence of words. `classes` names the outputs of a model that predicts a class
     (e.g. the born-in model's languages) instead of the next token."""
+    outputs = model.decoder.weight.shape[0]
+    if classes is not None and len(classes) != outputs:
+        raise ValueError(f"record: {len(classes)} class names for a model of {outputs} outputs")
     if isinstance(vocab, WordVocab):
         if isinstance(text, str):
             raise TypeError("record: a word-level model reads a sequence of words; split the "
@@ -325,8 +328,5 @@ def record(model, vocab: Vocab | WordVocab, text, replace: str | None = None,
         layers.append(quantities)
         x = quantities["h"]
     top_ids, top_p = top_k(model, x)
-    if classes is not None and len(classes) != model.decoder.weight.shape[0]:
-        raise ValueError(f"record: {len(classes)} class names for a model of "
-                         f"{model.decoder.weight.shape[0]} outputs")
     return Activations(text, vocab, model.layer.cell_class.name, layers, top_ids, top_p,
                        replaced, classes=None if classes is None else list(classes))
