@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnn.cells import cell_names
-from rnn.checkpoint import Checkpoint, CheckpointError
+from rnn.checkpoint import Checkpoint, CheckpointError, check_kind
 from rnn.errors import UserError
 
 TASKS = ("adding", "copy", "reber", "text")
@@ -135,6 +135,7 @@ class TrainConfig:
     @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint) -> "TrainConfig":
         """The config a checkpoint holds; CheckpointError if it is not a valid one."""
+        check_kind(ckpt, "train", "rnn-lab inspect opens it")
         saved = dict(ckpt.config)
         # Checkpoints written before rnn-lab kept a text's name and hash held its absolute
         # path, and could hold options that had no effect (momentum with Adam, an embedding
