@@ -148,6 +148,12 @@ class TrainConfig:
         if self.task != "text" and self.text:
             raise UserError(f"--text is only used with --task text (got --task {self.task})")
 
+    def init_words(self) -> str:
+        """", init chrono T_max 50" for a run's log line; "" for the cell's default init."""
+        if self.init == cell_class(self.cell).DEFAULT_INIT:
+            return ""
+        return f", init {self.init}" + (f" T_max {self.t_max:g}" if self.init == "chrono" else "")
+
     def to_dict(self) -> dict:
         """The config as a JSON-ready dict."""
         return dataclasses.asdict(self)
