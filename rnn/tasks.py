@@ -134,6 +134,11 @@ COPY_BLANK, COPY_DELIMITER, COPY_SYMBOLS = 0, 9, 8
 COPY_VOCAB = 10
 
 
+def copy_memory_length(delay: int, n_copy: int = 10) -> int:
+    """The length of a copy-memory sequence: the data, the delay and the recall."""
+    return delay + 2 * n_copy
+
+
 def copy_memory(delay: int, batch: int, rng: np.random.Generator, n_copy: int = 10):
     """Inputs and targets (delay + 2 * n_copy, B) of the copy-memory task, as int64 ids.
 
@@ -152,7 +157,7 @@ def copy_memory(delay: int, batch: int, rng: np.random.Generator, n_copy: int = 
     if delay < 1 or n_copy < 1:
         raise ValueError(f"copy_memory: delay and n_copy must be positive, "
                          f"got {delay} and {n_copy}")
-    length = delay + 2 * n_copy
+    length = copy_memory_length(delay, n_copy)
     data = rng.integers(1, COPY_SYMBOLS + 1, (n_copy, batch))
     x = np.full((length, batch), COPY_BLANK, dtype=np.int64)
     y = np.full((length, batch), COPY_BLANK, dtype=np.int64)

@@ -24,7 +24,7 @@ from autograd_lite.ops import apply
 from autograd_lite.tensor import Tensor
 from rnn.kernels.gru import FUSED_GRU
 from rnn.kernels.lstm import FUSED_CIFG, FUSED_LSTM, FUSED_PEEPHOLE
-from rnn.kernels.rnn import FUSED_RNN
+from rnn.kernels.rnn import FUSED_RNN, FUSED_RNN_RELU
 
 
 def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
@@ -33,7 +33,7 @@ def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
     Returns (outputs (T, B, H), final state tuple of (B, H) Tensors): one fused node, then
     indexing nodes that slice it.
     """
-    op = type(cell).fused_kernel()
+    op = cell.fused_op()
     if op is None:
         raise TypeError(f"{type(cell).__name__} declares no fused kernel")
     T = x.shape[0]
@@ -45,4 +45,5 @@ def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
     return packed[:T], (packed[T - 1], *(packed[T + k] for k in range(len(state) - 1)))
 
 
-__all__ = ["FUSED_CIFG", "FUSED_GRU", "FUSED_LSTM", "FUSED_PEEPHOLE", "FUSED_RNN", "run_fused"]
+__all__ = ["FUSED_CIFG", "FUSED_GRU", "FUSED_LSTM", "FUSED_PEEPHOLE", "FUSED_RNN",
+           "FUSED_RNN_RELU", "run_fused"]
