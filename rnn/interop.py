@@ -1,11 +1,11 @@
 """Weights to and from PyTorch: `to_torch(layer)` and `from_torch(module)`, for every cell.
 
 The cells PyTorch has map to its own modules (cuDNN/oneDNN): our RNN, IRNN, LSTM and GRU layers
-to torch.nn.RNN (tanh; relu for the IRNN), LSTM and GRU (unidirectional, with or without bias, any num_layers,
-batch_first), their cells to torch.nn.RNNCell/LSTMCell/GRUCell. Every other registered cell
-(peephole, CIFG, MGU, your own) becomes a `TorchCell` or `TorchLayer` that replays the
-cell's own forward on torch tensors (`rnn.torch_engine.cells`), with the cell's parameter
-names. torch is imported only inside these functions.
+to torch.nn.RNN (tanh; relu for the IRNN), LSTM and GRU (unidirectional, with or without bias,
+any num_layers, batch_first), their cells to torch.nn.RNNCell/LSTMCell/GRUCell. Every other
+registered cell (peephole, CIFG, MGU, your own) becomes a `TorchCell` or `TorchLayer` that
+replays the cell's own forward on torch tensors (`rnn.torch_engine.cells`), with the cell's
+parameter names. torch is imported only inside these functions.
 
 Mapping (our W_g is (H + D, H), applied as `[h, x] @ W_g`; torch keeps `weight_ih` (kH, D)
 and `weight_hh` (kH, H) with gates stacked in rows):

@@ -104,7 +104,7 @@ def test_random_orthogonal_is_haar_not_biased_by_qr_signs():
     rng = np.random.default_rng(0)
     q11 = np.array([random_orthogonal(3, rng)[0, 0] for _ in range(4000)])
     assert abs(q11.mean()) < 0.05
-    q, r = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3, 4000)).T)
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3, 4000)).T)
     assert abs(q[:, 0, 0].mean()) > 0.2  # the unfixed QR fails the same check
 
 
@@ -329,7 +329,7 @@ def test_a_checkpoint_records_the_init_and_one_from_before_loads_as_uniform(tmp_
 
 
 def test_rnn_cell_takes_a_relu_nonlinearity_equal_to_the_irnn():
-    x, h = np.random.default_rng(0).standard_normal((2, 2, D))
+    x = np.random.default_rng(0).standard_normal((2, D))
     relu_rnn = RNNCell(D, H, rng=0, nonlinearity="relu", init="orthogonal")
     irnn = IRNNCell(D, H, rng=0, init="orthogonal")
     np.testing.assert_array_equal(relu_rnn(x).data, irnn(x).data)

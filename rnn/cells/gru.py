@@ -17,7 +17,8 @@ class GRUCell(Cell):
 
     Parameters: W_r, W_z (H + D, H); W_nx (D, H); W_nh (H, H); b_r, b_z, b_nx, b_nh (H,).
     The candidate keeps two biases because r_t multiplies only the recurrent one. All start
-    uniform in +-1/sqrt(H); `forget_bias` is accepted for a uniform signature and ignored.
+    uniform in +-1/sqrt(H) (the default init); `forget_bias` is accepted for a uniform signature
+    and ignored; chrono sets b_z (see CHRONO).
     Call: `h = cell(x, h)`.
     """
 

@@ -94,8 +94,9 @@ def orthogonal(cls, H, D, rng, t_max=None) -> dict:
 def identity(cls, H, D, rng, t_max=None) -> dict:
     """Le, Jaitly & Hinton 2015 ("A Simple Way to Initialize Recurrent Networks of Rectified
     Linear Units"), the IRNN: the recurrent matrix is the identity and the biases are zero,
-    so a ReLU unit starts by carrying its state unchanged; the input weights are drawn from
-    N(0, 0.001^2), the paper's setting for its toy problems (adding, MNIST pixel by pixel).
+    so a ReLU unit starts by carrying its state unchanged; the input (non-recurrent) weights
+    are drawn from N(0, 0.001^2), as in the paper's experiments (and in Keras's reproduction of
+    its pixel-by-pixel MNIST run, `mnist_irnn.py`).
     `IDENTITY` names the weight; every vector parameter (the biases) is zero, any other
     matrix as `uniform`."""
     values = uniform(cls, H, D, rng)

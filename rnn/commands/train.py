@@ -215,8 +215,8 @@ def _refuse_to_replace(path: str) -> None:
 
     try:
         saved = load_checkpoint(path)
-        what = (f"a checkpoint of {saved.config.get('cell')} on {saved.config.get('task')} at "
-                f"step {saved.step}")
+        task = saved.config.get("task") if saved.kind == "train" else saved.kind
+        what = f"a checkpoint of {saved.config.get('cell')} on {task} at step {saved.step}"
     except CheckpointError:
         what = "not a checkpoint rnn-lab can read"
     raise UserError(f"{path} already exists ({what}); continue that run with --resume, "
@@ -227,7 +227,7 @@ def run(args) -> int:
     single_thread_blas()  # before NumPy loads
     from tqdm.auto import tqdm
 
-    from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
+    from rnn.checkpoint import CheckpointError, check_kind, check_writable, load_checkpoint
     from rnn.training import Trainer, TrainingInterrupted
 
     def log(line):
@@ -251,8 +251,9 @@ def run(args) -> int:
     if args.resume:
         if not os.path.exists(args.checkpoint):
             raise CheckpointError(f"{args.checkpoint}: no such checkpoint to resume")
-        saved = load_checkpoint(args.checkpoint).config
-        _check_resume_args(args, saved, args.checkpoint)
+        saved = load_checkpoint(args.checkpoint)
+        check_kind(saved, "train", "only a training run can be resumed")
+        _check_resume_args(args, saved.config, args.checkpoint)
         check_writable(args.checkpoint)
         trainer = runner.resume(args.checkpoint, steps=args.steps, text_path=args.text,
                                 progress=progress, log=log, save_every=args.save_every, **extra)

@@ -1,10 +1,10 @@
 """Module figures drawn from a cell's traced equations, for cells that have no hand-drawn figure.
 
 The visual language is the hand-drawn figures': a product of the input followed by σ, tanh (or
-relu) is a yellow layer box, every other operation a pink circle (×, +, 1−, tanh), lines that merge at
-a dot are a concatenation, x_t enters from below, h_t leaves upwards, and each state enters and
-leaves as a labelled line. Graphviz's `dot` lays the figure out (the hand-drawn ones are
-pinned to a grid); the equations, printed from the same trace, go underneath.
+relu) is a yellow layer box, every other operation a pink circle (×, +, 1−, tanh), lines that
+merge at a dot are a concatenation, x_t enters from below, h_t leaves upwards, and each state
+enters and leaves as a labelled line. Graphviz's `dot` lays the figure out (the hand-drawn ones
+are pinned to a grid); the equations, printed from the same trace, go underneath.
 """
 
 from __future__ import annotations

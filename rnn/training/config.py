@@ -12,7 +12,7 @@ import numpy as np
 
 from rnn import tasks
 from rnn.cells import cell_class, cell_names, check_init
-from rnn.checkpoint import Checkpoint, CheckpointError
+from rnn.checkpoint import Checkpoint, CheckpointError, check_kind
 from rnn.errors import InitError, UserError
 
 TASKS = ("adding", "copy", "reber", "text")
@@ -148,6 +148,12 @@ class TrainConfig:
         if self.task != "text" and self.text:
             raise UserError(f"--text is only used with --task text (got --task {self.task})")
 
+    def init_words(self) -> str:
+        """", init chrono T_max 50" for a run's log line; "" for the cell's default init."""
+        if self.init == cell_class(self.cell).DEFAULT_INIT:
+            return ""
+        return f", init {self.init}" + (f" T_max {self.t_max:g}" if self.init == "chrono" else "")
+
     def to_dict(self) -> dict:
         """The config as a JSON-ready dict."""
         return dataclasses.asdict(self)
@@ -164,6 +170,7 @@ class TrainConfig:
     @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint) -> "TrainConfig":
         """The config a checkpoint holds; CheckpointError if it is not a valid one."""
+        check_kind(ckpt, "train", "rnn-lab inspect opens it")
         saved = dict(ckpt.config)
         # Checkpoints written before rnn-lab kept a text's name and hash held its absolute
         # path, and could hold options that had no effect (momentum with Adam, an embedding

@@ -27,7 +27,8 @@ class CharModel(nn.Module):
     """Per-step classifier over a token vocabulary: tokens -> recurrent layer -> logits.
 
     Tokens enter one-hot (`embedding_dim=0`) or through a learned embedding. Used for
-    characters (char-rnn), copy-memory symbols and Reber-grammar symbols.
+    characters (char-rnn), copy-memory symbols and Reber-grammar symbols. `init` and `t_max`
+    choose the recurrent layer's initialisation (`rnn.cells.init_names()`).
     """
 
     def __init__(self, vocab_size, hidden_size, cell="lstm", num_layers=1, embedding_dim=0,
@@ -55,7 +56,8 @@ class CharModel(nn.Module):
 
 
 class RegressionModel(nn.Module):
-    """Sequence -> recurrent layer -> Linear on the last output (the adding problem)."""
+    """Sequence -> recurrent layer -> Linear on the last output (the adding problem); `init`
+    and `t_max` choose the recurrent layer's initialisation."""
 
     def __init__(self, input_size, hidden_size, cell="lstm", output_size=1, num_layers=1,
                  dtype=np.float64, fused=True, forget_bias=1.0, rng=None, init=None,

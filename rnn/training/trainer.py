@@ -268,9 +268,7 @@ class Trainer:
         layer = getattr(self.model, "layer", None)
         path = "" if layer is None or layer.runs_fused else ", readable graph"
         path += ", compiled" if self.compile else ""
-        if c.init != cell_class(c.cell).DEFAULT_INIT:
-            path += f", init {c.init}" + (f" T_max {c.t_max:g}" if c.init == "chrono" else "")
-        return f"{c.cell} (hidden {c.hidden}{path}) on {c.task}"
+        return f"{c.cell} (hidden {c.hidden}{path}{c.init_words()}) on {c.task}"
 
     def _loop(self, steps, flag):
         # The run's last step is always validated; an intermediate target (fit(k) of a
