@@ -28,7 +28,8 @@ def committed(name: str) -> str:
 
 def test_folder_holds_every_figure_and_nothing_else():
     # plots/ holds the README's matplotlib plots, copied from a full `rnn-lab demo` run,
-    # (born_in_*) from `rnn-lab experiment born-in` and (cliff) from `rnn-lab experiment cliff`
+    # (born_in_*) from `rnn-lab experiment born-in`, (cliff) from `rnn-lab experiment cliff`
+    # and (sweep_success_vs_T) from `rnn-lab experiment sweep`
     names = {p.name for p in FOLDER.iterdir()} - {"plots"}
     want = {f"{n}.{ext}" for n in FIGURES for ext in ("dot", "svg")}
     want |= {f"{n}.png" for n in draw.PNG_FIGURES}
