@@ -11,7 +11,7 @@ from rnn import cli
 from rnn.sweep.cache import RunCache
 from rnn.sweep.config import load_config
 from rnn.sweep.report import SWEEP_FILES, write_sweep_reports
-from rnn.sweep.runner import choose_lr, local_executor, run_sweep
+from rnn.sweep.runner import choose_lr, free_cores_seconds, local_executor, run_sweep
 from rnn.sweep.runs import RUN_FORMAT, versions
 from rnn.sweep.tasks import sweep_task
 
@@ -176,3 +176,19 @@ def test_cli_sweep_runs_and_a_rerun_trains_nothing(tmp_path, capsys):
     assert cli.main(args) == 0
     assert "0 runs trained, 4 from the cache" in capsys.readouterr().out
     assert (tmp_path / "out" / "results.md").exists()
+
+
+def test_free_cores_seconds_schedules_the_two_phases(tmp_path):
+    # search runs of 4, 3 and 3 CPU seconds on two cores end at 6; then seeds of 2, 2, 2
+    # end at 6 + 4 = 10 (the first seed's run at the chosen rate is not run again)
+    cfg = tiny(cells=("lstm",), seeds=4)
+    cpu = {0.003: 4.0, 0.01: 3.0, 0.03: 3.0}
+
+    def execute(fn, jobs, on_result, progress=None):
+        for spec in jobs:
+            seconds = cpu[spec.lr] if spec.seed == 0 else 2.0
+            on_result(dict(fake_record(spec, 0.1, 0.1), cpu_seconds=seconds))
+
+    result = run_sweep(cfg, RunCache(tmp_path / "runs"), execute, log=lambda line: None)
+    assert free_cores_seconds(result, workers=2) == 10.0
+    assert free_cores_seconds(result, workers=1) == 4 + 3 + 3 + 3 * 2

@@ -14,7 +14,7 @@ from rnn.io import output_folder, write_text
 from rnn.reports import REPORT_FILES, csv_text, write_gradients, write_reports
 from rnn.sweep.figures import plot_curves, plot_success
 from rnn.sweep.long_term import gradient_results, long_term_config, long_term_results
-from rnn.sweep.runner import SweepResult
+from rnn.sweep.runner import SweepResult, free_cores_seconds
 from rnn.sweep.runs import versions
 from rnn.sweep.summary import summary_rows
 from rnn.sweep.tasks import sweep_task
@@ -114,7 +114,8 @@ def markdown(result: SweepResult, rows: list[dict], seconds: float) -> str:
         "",
         f"Wall time {seconds:.0f} s: {result.trained} runs trained, {result.cached} read from "
         f"the cache. The {len(result.records())} runs took {cpu:.0f} s of CPU time in all (one "
-        f"process each, BLAS on one thread): about {cpu / 2:.0f} s on two free cores.",
+        f"process each, BLAS on one thread); on two free cores the two phases, scheduled as "
+        f"the sweep schedules them, would take {free_cores_seconds(result):.0f} s.",
         "",
     ]
     for task in cfg.tasks:
@@ -164,7 +165,10 @@ def write_sweep_reports(result: SweepResult, out) -> dict:
     rows = summary_rows(result)
     seconds = result.seconds
     summary = {"config": result.config.to_dict(), "rows": rows,
-               "wall_seconds": round(seconds, 1), "trained": result.trained,
+               "wall_seconds": round(seconds, 1),
+               "cpu_seconds": round(sum(r["cpu_seconds"] for r in result.records()), 1),
+               "free_cores_seconds": round(free_cores_seconds(result), 1),
+               "trained": result.trained,
                "cached": result.cached, "versions": versions()}
     write_text(folder / "results.csv", results_csv(rows), "report")
     write_text(folder / "runs.csv", runs_csv(result), "report")

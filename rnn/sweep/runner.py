@@ -15,6 +15,7 @@ and `on_result(result)` here as each finishes: `local_executor(workers)` is
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,24 @@ class SweepResult:
             for record in [*s.candidates.values(), *s.runs]:
                 seen[record["key"]] = record
         return list(seen.values())
+
+
+def _makespan(records, workers: int, start: float) -> float:
+    """When `workers` processes end `records`, each dispatched longest first (as `run_sweep`
+    orders them) to the first free process and taking its CPU seconds."""
+    free = [start] * workers
+    for record in sorted(records, key=lambda r: -RunSpec(**r["spec"]).cost):
+        heapq.heappush(free, heapq.heappop(free) + record["cpu_seconds"])
+    return max(free)
+
+
+def free_cores_seconds(result: "SweepResult", workers: int = 2) -> float:
+    """The sweep's training time on `workers` free cores, from its runs' CPU seconds: the
+    search, then the other seeds, each phase scheduled as `run_sweep` schedules it. A measure
+    of the budget that a busy machine's wall time is not."""
+    search = {r["key"]: r for s in result.settings for r in s.candidates.values()}
+    seeds = {r["key"]: r for s in result.settings for r in s.runs if r["key"] not in search}
+    return _makespan(seeds.values(), workers, _makespan(search.values(), workers, 0.0))
 
 
 def describe(record: dict) -> str:
