@@ -84,7 +84,8 @@ def test_readme_plots_are_png_images():
     plots = sorted((FOLDER / "plots").iterdir())
     assert [p.name for p in plots] == ["born_in_accuracy_vs_gap.png", "born_in_country_units.png",
                                        "born_in_forget_gate.png", "cliff.png",
-                                       "conveyor_belt.png", "grad_norm_vs_lag.png"]
+                                       "conveyor_belt.png", "grad_norm_vs_lag.png",
+                                       "sweep_success_vs_T.png"]
     for p in plots:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
