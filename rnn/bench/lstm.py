@@ -29,7 +29,7 @@ from rnn.bench.lstm_variants import B, H, T, V, batch_ids, initial_weights, vari
 from rnn.bench.runtime import blas_info, blas_text, numba_first_call, torch_info, torch_text
 from rnn.data import DataError, read_text
 from rnn.io import output_target, write_text
-from rnn.kernels import select
+from rnn.kernels import select, workspace
 
 # (variant, reference, most the ratio may be): the targets the run is checked against.
 TARGETS = (
@@ -300,13 +300,18 @@ def _run(args, kernels, text) -> int:
 
 def _peak_memory(steps, use_torch, report) -> None:
     print("peak memory of one step (NumPy paths: tracemalloc; torch: profiler memory events; "
-          "compiled: with the buffers its program keeps between calls):")
+          "compiled: with the buffers its program keeps between calls; fused: with the "
+          "kernels' reused buffers):")
     report["peak_memory_mib"] = {}
     for name, fn in steps.items():
         peak = None
         if name.startswith("torch"):
             with contextlib.suppress(Exception):  # the profiler API moves between versions
                 peak = torch_peak_bytes(fn)
+        elif getattr(fn, "path", None) is not None:
+            workspace.clear()  # then one step fills the pool with this variant's buffers only
+            fn(batch_ids(1))
+            peak = numpy_peak_bytes(fn) + workspace.held_bytes()
         else:
             peak = numpy_peak_bytes(fn) + (fn.held() if hasattr(fn, "held") else 0)
         report["peak_memory_mib"][name] = None if peak is None else peak / 2**20
