@@ -112,9 +112,15 @@ def pick(a, targets):
 
 
 def total_norm(arrays) -> float:
-    """The global L2 norm of a list of arrays (float64 accumulation)."""
+    """The global L2 norm of a list of arrays (float64 accumulation); finite whenever the
+    entries and the norm are, even when their squares overflow (past ~1e154)."""
+    arrays = [np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64)
+              for a in arrays]
     total = 0.0
     for a in arrays:
-        a = np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64)
         total += float(np.vdot(a, a).real)  # float32 squares would overflow past ~1e19
+    if math.isinf(total):  # the squares overflowed: rescale by the largest magnitude
+        big = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+        if math.isfinite(big):
+            return big * total_norm([a / big for a in arrays])
     return math.sqrt(total)

@@ -168,6 +168,16 @@ CELL_CHOICES = LazyChoices(_registered_cells)
 """Every registered cell name (`rnn.cells.cell_names()`), for `--cell` options."""
 
 
+def _init_schemes() -> tuple:
+    from rnn.cells import init_names  # (with the registry, as for --cell)
+
+    return init_names()
+
+
+INIT_CHOICES = LazyChoices(_init_schemes)
+"""Every initialisation scheme's name (`rnn.cells.init_names()`), for `--init` options."""
+
+
 def cell_list(text: str) -> tuple:
     """argparse type: comma-separated registered cell names, e.g. "rnn,lstm,mgu"."""
     names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))

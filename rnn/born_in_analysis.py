@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_lite.graph import nearest_labelled
+from autograd_lite.tensor import no_grad
 from rnn import tasks_born_in as bi
+
+ANALYSIS_SENTENCES = 600  # sentences the country units are found on
 
 
 def trace(model, ids) -> dict:
@@ -52,15 +55,37 @@ def centroid_accuracy(train, train_labels, test, test_labels) -> float:
     return float((classes[dist.argmin(axis=1)] == test_labels).mean())
 
 
-def country_units(model, cfg, seed: int, top: int = 3, size: int = 600) -> dict:
+def analysis_batch(cfg, seed: int, size: int = ANALYSIS_SENTENCES):
+    """The sentences (at gap cfg.shown_gap) the country units are found on, for `seed`."""
+    return bi.born_in(cfg.shown_gap, size, np.random.default_rng([seed, 5]), cfg.level,
+                      cfg.countries, cfg.distractors)
+
+
+def country_unit(model, cfg, seed: int,
+                 size: int = ANALYSIS_SENTENCES) -> tuple[str, int, float]:
+    """(quantity, unit, separation) of the unit of the last layer that best separates the
+    countries at the question word, for any cell: its cell state c where it keeps one (the
+    unit `country_units` ranks first), else its h."""
+    batch = analysis_batch(cfg, seed, size)
+    cell = model.layer.cells[-1]
+    quantity = "c" if "c" in cell.STATE else "h"
+    with no_grad():
+        _, state = model.layer(model.embed(batch.x))
+    state = state if isinstance(state, tuple) else (state,)
+    scores = separation(np.asarray(state[cell.STATE.index(quantity)].data[-1]), batch.y)
+    unit = int(np.argmax(scores))
+    return quantity, unit, float(scores[unit])
+
+
+def country_units(model, cfg, seed: int, top: int = 3,
+                  size: int = ANALYSIS_SENTENCES) -> dict:
     """The units whose cell state holds the country at the question word (gap cfg.shown_gap).
 
     Returns the separation score per unit, the top units, their mean trajectory per country
     over the sentence, the step-by-step score of the best unit, and how well the best unit
     (and the top ones) alone tell the countries apart (nearest class mean, held-out half).
     """
-    batch = bi.born_in(cfg.shown_gap, size, np.random.default_rng([seed, 5]), cfg.level,
-                       cfg.countries, cfg.distractors)
+    batch = analysis_batch(cfg, seed, size)
     tr = trace(model, batch.x)
     c, y = tr["c"], batch.y
     scores = separation(c[-1], y)

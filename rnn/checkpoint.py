@@ -1,10 +1,12 @@
 """Training checkpoints: one `.npz` of plain arrays, written atomically (rnn.io), never pickled.
 
 JSON parts (config, vocabulary, RNG state, metadata) are stored as uint8 arrays of UTF-8
-bytes. Loading reads every member with `allow_pickle=False` after checking its header, so a
-file carrying an object (pickle) array is refused before any of it is unpickled; and before
-any member is read, the zip directory is checked: no name twice, and the sizes it declares
-must fit the memory limit and the file's own size (rnn-lab stores members uncompressed).
+bytes. The metadata names the kind of model (KINDS): a run of `rnn-lab train` or a model the
+born-in experiment trained. Loading reads every member with `allow_pickle=False` after
+checking its header, so a file carrying an object (pickle) array is refused before any of it
+is unpickled; and before any member is read, the zip directory is checked: no name twice, and
+the sizes it declares must fit the memory limit and the file's own size (rnn-lab stores
+members uncompressed).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ VERSION = 1
 _JSON_KEYS = ("meta", "config", "vocab", "rng")
 _GROUPS = ("param", "optim", "history", "carry")
 MAX_EXPANSION = 100  # declared size / stored size of a member: np.savez stores them as is
+# What a checkpoint can hold, and how messages name it; a file without a kind is a training run.
+KINDS = {"train": "a checkpoint of rnn-lab train",
+         "born-in": "a model of rnn-lab experiment born-in"}
 
 
 class CheckpointError(UserError):
@@ -46,6 +51,7 @@ class Checkpoint:
     vocab: list[str] | None = None
     carry: list[np.ndarray] = field(default_factory=list)  # state carried between batches
     path: str | None = None
+    kind: str = "train"  # a key of KINDS
 
 
 # ------------------------------------------------------------------------------------------
@@ -59,8 +65,10 @@ def _json_array(value) -> np.ndarray:
 
 def to_arrays(ckpt: Checkpoint) -> dict[str, np.ndarray]:
     """The flat name -> array mapping stored in the `.npz`."""
+    if ckpt.kind not in KINDS:
+        raise ValueError(f"checkpoint: unknown kind {ckpt.kind!r}; one of {', '.join(KINDS)}")
     meta = {"format": FORMAT, "version": VERSION, "step": int(ckpt.step),
-            "carry": len(ckpt.carry)}
+            "carry": len(ckpt.carry), "kind": ckpt.kind}
     arrays = {"meta": _json_array(meta), "config": _json_array(ckpt.config),
               "vocab": _json_array(ckpt.vocab), "rng": _json_array(ckpt.rng_state)}
     groups = {"param": ckpt.params, "optim": ckpt.optim, "history": ckpt.history,
@@ -199,6 +207,29 @@ def _json_member(arrays, key, path):
         raise CheckpointError(f"{path}: '{key}' is not valid JSON ({exc})") from None
 
 
+def _check_vocab(vocab, kind: str, path):
+    """A training run's vocabulary is sorted distinct characters; another model's tokens are
+    distinct words (any order: the model's ids)."""
+    if vocab is None:
+        return None
+    if not (isinstance(vocab, list) and vocab and all(isinstance(c, str) and c for c in vocab)
+            and len(set(vocab)) == len(vocab)):
+        raise CheckpointError(f"{path}: the vocabulary must be a list of distinct, non-empty "
+                              f"tokens")
+    if kind == "train" and not (all(len(c) == 1 for c in vocab) and vocab == sorted(vocab)):
+        raise CheckpointError(f"{path}: the vocabulary must be a sorted list of distinct "
+                              f"characters")
+    return vocab
+
+
+def check_kind(ckpt: Checkpoint, kind: str, hint: str = "") -> None:
+    """CheckpointError unless `ckpt` holds the `kind` of model asked for; `hint` says what
+    reads the kind it does hold."""
+    if ckpt.kind != kind:
+        raise CheckpointError(f"{ckpt.path}: {KINDS[ckpt.kind]}, not {KINDS[kind]}"
+                              + (f"; {hint}" if hint else ""))
+
+
 def _check_rng_state(state, path):
     if state is None:
         return
@@ -226,12 +257,11 @@ def load_checkpoint(path) -> Checkpoint:
     config = _json_member(arrays, "config", path)
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: the config must be a JSON object")
-    vocab = _json_member(arrays, "vocab", path)
-    if vocab is not None and not (isinstance(vocab, list) and vocab
-                                  and all(isinstance(c, str) and len(c) == 1 for c in vocab)
-                                  and vocab == sorted(set(vocab))):
-        raise CheckpointError(f"{path}: the vocabulary must be a sorted list of distinct "
-                              f"characters")
+    kind = meta.get("kind", "train")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise CheckpointError(f"{path}: a checkpoint of kind {kind!r}, which this rnn-lab does "
+                              f"not know (it reads {', '.join(KINDS)})")
+    vocab = _check_vocab(_json_member(arrays, "vocab", path), kind, path)
     rng_state = _json_member(arrays, "rng", path)
     _check_rng_state(rng_state, path)
 
@@ -260,7 +290,7 @@ def load_checkpoint(path) -> Checkpoint:
         raise CheckpointError(f"{path}: carried state does not match its metadata")
     return Checkpoint(config=config, params=groups["param"], step=step,
                       optim=groups["optim"], rng_state=rng_state, history=groups["history"],
-                      vocab=vocab, carry=carry, path=path)
+                      vocab=vocab, carry=carry, path=path, kind=kind)
 
 
 def check_arrays(path, what: str, got: dict, expected: dict) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 
@@ -91,6 +92,8 @@ def read_text(path, limit: int | None = None) -> str:
 class Vocab:
     """Characters sorted by code point; id k is the k-th character."""
 
+    separator = ""  # what stands between two tokens in the text
+
     def __init__(self, chars):
         chars = list(chars)
         if not chars:
@@ -106,6 +109,11 @@ class Vocab:
     def from_text(cls, text: str) -> "Vocab":
         """The vocabulary of every character that occurs in `text`."""
         return cls(sorted(set(text)))
+
+    @property
+    def tokens(self) -> list[str]:
+        """The tokens, in id order: here the characters."""
+        return self.chars
 
     def __len__(self) -> int:
         return len(self.chars)
@@ -140,6 +148,53 @@ class Vocab:
         if not isinstance(chars, list):
             raise DataError("a vocabulary in JSON must be a list of characters")
         return cls(chars)
+
+
+class WordVocab:
+    """Words in the order of their ids (id k is the k-th word), for a word-level model. A text
+    splits into words at white space, and each full stop is a word of its own."""
+
+    separator = " "
+    PATTERN = re.compile(r"[^\s.]+|\.")
+
+    def __init__(self, words):
+        words = list(words)
+        if not words:
+            raise DataError("a vocabulary needs at least one word")
+        bad = [w for w in words if not isinstance(w, str) or not self.PATTERN.fullmatch(w)]
+        if bad:
+            raise DataError(f"a word vocabulary holds words without spaces (or a full stop "
+                            f"alone), got {bad[0]!r}")
+        if len(set(words)) != len(words):
+            raise DataError("a vocabulary must list distinct words")
+        self.tokens = words
+        self.index = {w: k for k, w in enumerate(words)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, WordVocab) and self.tokens == other.tokens
+
+    def __repr__(self) -> str:
+        return f"WordVocab({len(self)} words)"
+
+    def split(self, text: str) -> list[tuple[str, int]]:
+        """The words of `text`, each with the offset of its first character."""
+        return [(m[0], m.start()) for m in self.PATTERN.finditer(text)]
+
+    def encode(self, words, what: str = "text") -> np.ndarray:
+        """Word ids (int64) of a sequence of words; a word outside the vocabulary raises."""
+        words = list(words)
+        unknown = [w for w in words if w not in self.index]
+        if unknown:
+            raise DataError(f"{what} has words not in the vocabulary: "
+                            f"{', '.join(map(repr, unknown[:10]))}")
+        return np.array([self.index[w] for w in words], dtype=np.int64)
+
+    def decode(self, ids) -> list[str]:
+        """The words of a sequence of ids."""
+        return [self.tokens[int(k)] for k in np.asarray(ids).reshape(-1)]
 
 
 def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:

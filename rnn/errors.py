@@ -21,3 +21,8 @@ class OutputError(UserError):
 class ResourceError(UserError):
     """A run that would need more memory (or time) than allowed; the message gives the
     estimate, the limit and how to change it."""
+
+
+class InitError(UsageError, ValueError):
+    """An initialisation that is unknown, does not fit the cell, or lacks its T_max: a usage
+    error (exit status 2), and a ValueError for library callers."""

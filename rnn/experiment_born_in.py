@@ -18,7 +18,7 @@ import numpy as np
 from autograd_lite import nn, ops
 from autograd_lite.tensor import no_grad
 from rnn import tasks_born_in as bi
-from rnn.cells import cell_names
+from rnn.cells import cell_names, check_init
 from rnn.layers import make_layer
 from rnn.pool import run_jobs
 from rnn.training import Problem, Trainer
@@ -49,6 +49,8 @@ class BornInConfig:
     record_every: int = 250
     analysis_gap: int = 30  # the LSTM's country units and forget gate are shown at this gap
     workers: int = 2
+    init: str | None = None  # every cell's initialisation (None: each cell's own default)
+    t_max: int | None = None  # chrono's T_max (the longest dependency expected)
 
     @classmethod
     def quick(cls, **kw) -> BornInConfig:
@@ -86,6 +88,8 @@ class BornInConfig:
                                  f"{getattr(self, name)}")
         if not 0.0 <= self.distractors <= 1.0:
             raise ValueError(f"born-in: distractors is a probability, got {self.distractors}")
+        for cell in self.cells:
+            check_init(cell, self.init, self.t_max)  # InitError (a ValueError), one line
         return self
 
 
@@ -93,10 +97,11 @@ class BornInModel(nn.Module):
     """ids (T, B) -> embedding -> recurrent layer -> Linear on the last step -> logits (B, C)."""
 
     def __init__(self, vocab_size, n_classes, hidden_size, cell="lstm", embedding_dim=16,
-                 fused=True, rng=None):
+                 fused=True, rng=None, init=None, t_max=None):
         rng = np.random.default_rng(rng)  # a Generator passes through as itself
         self.embed = nn.Embedding(vocab_size, embedding_dim, rng=rng)
-        self.layer = make_layer(cell, embedding_dim, hidden_size, fused=fused, rng=rng)
+        self.layer = make_layer(cell, embedding_dim, hidden_size, fused=fused, rng=rng,
+                                init=init, t_max=t_max)
         self.decoder = nn.Linear(hidden_size, n_classes, rng=rng)
 
     def forward(self, ids, state=None):
@@ -108,7 +113,8 @@ class BornInModel(nn.Module):
 def make_model(cell: str, cfg: BornInConfig, seed: int, fused: bool = True) -> BornInModel:
     """The model of `cell` for `cfg`, initialised from `seed` (the same draw for every run)."""
     return BornInModel(len(bi.vocabulary(cfg.level)), cfg.countries, cfg.hidden, cell,
-                       cfg.embedding, fused=fused, rng=np.random.default_rng([seed, 0]))
+                       cfg.embedding, fused=fused, rng=np.random.default_rng([seed, 0]),
+                       init=cfg.init, t_max=cfg.t_max)
 
 
 def sample_gap(max_gap: int, rng) -> int:

@@ -1,11 +1,11 @@
 """Weights to and from PyTorch: `to_torch(layer)` and `from_torch(module)`, for every cell.
 
-The cells PyTorch has map to its own modules (cuDNN/oneDNN): our RNN, LSTM and GRU layers to
-torch.nn.RNN (tanh), LSTM and GRU (unidirectional, with or without bias, any num_layers,
-batch_first), their cells to torch.nn.RNNCell/LSTMCell/GRUCell. Every other registered cell
-(peephole, CIFG, MGU, your own) becomes a `TorchCell` or `TorchLayer` that replays the
-cell's own forward on torch tensors (`rnn.torch_engine.cells`), with the cell's parameter
-names. torch is imported only inside these functions.
+The cells PyTorch has map to its own modules (cuDNN/oneDNN): our RNN, IRNN, LSTM and GRU layers
+to torch.nn.RNN (tanh; relu for the IRNN), LSTM and GRU (unidirectional, with or without bias,
+any num_layers, batch_first), their cells to torch.nn.RNNCell/LSTMCell/GRUCell. Every other
+registered cell (peephole, CIFG, MGU, your own) becomes a `TorchCell` or `TorchLayer` that
+replays the cell's own forward on torch tensors (`rnn.torch_engine.cells`), with the cell's
+parameter names. torch is imported only inside these functions.
 
 Mapping (our W_g is (H + D, H), applied as `[h, x] @ W_g`; torch keeps `weight_ih` (kH, D)
 and `weight_hh` (kH, H) with gates stacked in rows):
@@ -18,6 +18,8 @@ and `weight_hh` (kH, H) with gates stacked in rows):
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -43,12 +45,18 @@ def _cells_module():
     return rnn.torch_engine.cells
 
 
-_TORCH_KINDS = {cells.RNNCell: "RNN", cells.LSTMCell: "LSTM", cells.GRUCell: "GRU"}
+_TORCH_KINDS = {cells.RNNCell: "RNN", cells.IRNNCell: "RNN", cells.LSTMCell: "LSTM",
+                cells.GRUCell: "GRU"}
 
 
 def torch_kind(cell_class) -> str | None:
     """'RNN', 'LSTM' or 'GRU' when PyTorch has this very cell class, else None."""
     return _TORCH_KINDS.get(cell_class)
+
+
+def _torch_options(kind: str, cell) -> dict:
+    """The torch module's options that our cell's own settings choose (an RNN's nonlinearity)."""
+    return {"nonlinearity": cell.nonlinearity} if kind == "RNN" else {}
 
 
 def _kind_of_ours(obj) -> tuple[str | None, bool]:
@@ -113,7 +121,8 @@ def to_torch(layer):
         np.dtype(layer.dtype)
     ]
     if is_cell:
-        module = getattr(torch.nn, kind + "Cell")(layer.input_size, layer.hidden_size, dtype=dtype)
+        module = getattr(torch.nn, kind + "Cell")(layer.input_size, layer.hidden_size, dtype=dtype,
+                                                  **_torch_options(kind, layer))
         cells, suffixes = [layer], [""]
     else:
         module = getattr(torch.nn, kind)(
@@ -122,6 +131,7 @@ def to_torch(layer):
             num_layers=layer.num_layers,
             batch_first=layer.batch_first,
             dtype=dtype,
+            **_torch_options(kind, layer.cells[0]),
         )
         cells, suffixes = layer.cells, [f"_l{k}" for k in range(layer.num_layers)]
     with torch.no_grad():
@@ -136,8 +146,8 @@ def from_torch(module, fused: bool = True):
     """One of our layers (or cells) with the weights of a torch RNN/LSTM/GRU (or cell), or of
     a TorchLayer (TorchCell) made by `to_torch`.
 
-    The dtype follows the torch weights (float32 or float64). Bidirectional modules,
-    projections (proj_size) and the relu RNN have no counterpart and raise ValueError;
+    The dtype follows the torch weights (float32 or float64); a relu RNN becomes our IRNN.
+    Bidirectional modules and projections (proj_size) have no counterpart and raise ValueError;
     dropout between layers is not reproduced (our layers have none) and also raises.
     """
     torch = _torch()
@@ -162,11 +172,7 @@ def from_torch(module, fused: bool = True):
         )
     kind = cell_kinds.get(mtype) or layer_kinds[mtype]
     name = mtype.__name__
-    if getattr(module, "nonlinearity", "tanh") != "tanh":
-        raise ValueError(
-            f"from_torch: {name} uses nonlinearity={module.nonlinearity!r}; only "
-            f"tanh has a counterpart here"
-        )
+    relu = getattr(module, "nonlinearity", "tanh") == "relu"  # (torch allows tanh or relu)
     if getattr(module, "bidirectional", False):
         raise ValueError(f"from_torch: {name} is bidirectional; only one direction is supported")
     if getattr(module, "proj_size", 0):
@@ -184,12 +190,13 @@ def from_torch(module, fused: bool = True):
         raise TypeError(f"from_torch: {name} has dtype {dtype}; use float32 or float64")
     H = module.hidden_size
     if mtype in cell_kinds:
-        ours = {"RNN": cells.RNNCell, "LSTM": cells.LSTMCell, "GRU": cells.GRUCell}[kind](
-            module.input_size, H, dtype=np_dtype
-        )
+        cls = cells.IRNNCell if relu else {"RNN": cells.RNNCell, "LSTM": cells.LSTMCell,
+                                              "GRU": cells.GRUCell}[kind]
+        ours = cls(module.input_size, H, dtype=np_dtype)
         targets = [ours]
     else:
-        ours = {"RNN": layers.RNN, "LSTM": layers.LSTM, "GRU": layers.GRU}[kind](
+        ours = (functools.partial(layers.make_layer, "irnn") if relu else
+                {"RNN": layers.RNN, "LSTM": layers.LSTM, "GRU": layers.GRU}[kind])(
             module.input_size,
             H,
             num_layers=module.num_layers,

@@ -18,7 +18,16 @@ import numpy as np
 from autograd_lite import nn
 from autograd_lite.ops import stack, transpose
 from autograd_lite.tensor import ShapeError, Tensor
-from rnn.cells import Cell, as_input, cell_class, cell_names, check_dtype, check_size, check_state
+from rnn.cells import (
+    Cell,
+    as_input,
+    cell_class,
+    cell_names,
+    check_dtype,
+    check_init,
+    check_size,
+    check_state,
+)
 from rnn.kernels import run_fused
 
 
@@ -42,7 +51,9 @@ class RecurrentLayer(nn.Module):
     `fused=True` runs each layer as one fused node when the cell has a kernel (otherwise it
     falls back to the readable graph, with a one-time notice); `fused=False` unrolls the
     readable cell; `forget_bias` is the initial forget-gate bias of the cells that have one;
-    `dtype` is float32 or float64; `rng` is a seed or a np.random.Generator.
+    `init` names the initialisation of every layer's cell (`rnn.cells.init_names()`; None:
+    the cell's default) and `t_max` is chrono's longest expected dependency; `dtype` is
+    float32 or float64; `rng` is a seed or a np.random.Generator.
     """
 
     CELL: type[Cell] | str | None = None
@@ -54,7 +65,8 @@ class RecurrentLayer(nn.Module):
             RecurrentLayer._NAMED.setdefault(cell_class(cls.CELL).name, cls)
 
     def __init__(self, input_size, hidden_size, num_layers=1, batch_first=False,
-                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None, cell=None):
+                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None, cell=None, init=None,
+                 t_max=None):
         self.cell_class = cell_class(cell if cell is not None else self.CELL)
         name = self._name()
         self.input_size = check_size(name, "input_size", input_size)
@@ -63,10 +75,12 @@ class RecurrentLayer(nn.Module):
         self.batch_first = bool(batch_first)
         self.dtype = check_dtype(name, dtype)
         self.fused = bool(fused)
+        self.init, self.t_max = check_init(self.cell_class, init, t_max), t_max
         rng = np.random.default_rng(rng)
         self.cells = [
             self.cell_class(self.input_size if layer == 0 else self.hidden_size,
-                            self.hidden_size, dtype=self.dtype, forget_bias=forget_bias, rng=rng)
+                            self.hidden_size, dtype=self.dtype, forget_bias=forget_bias, rng=rng,
+                            init=self.init, t_max=t_max)
             for layer in range(self.num_layers)
         ]
 
@@ -187,7 +201,7 @@ class PeepholeLSTM(RecurrentLayer):
 
 def make_layer(cell, input_size, hidden_size, **kw) -> RecurrentLayer:
     """A layer of any registered cell, by name ("lstm", "mgu", ...) or class; `kw` go to the
-    layer (num_layers, batch_first, dtype, fused, forget_bias, rng)."""
+    layer (num_layers, batch_first, dtype, fused, forget_bias, rng, init, t_max)."""
     try:
         cls = cell_class(cell)
     except ValueError:

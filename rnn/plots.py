@@ -382,7 +382,9 @@ def plot_connectivity(matrix, path, chars: str | None = None, title: str = "") -
     fig.colorbar(im, ax=ax, label="log10 ||∂h_t / ∂x_s||")
     if chars is not None and T <= 60:
         shown = [repr(c)[1:-1] for c in chars[:T]]
-        ax.set_xticks(range(T), shown, fontsize=6, family="monospace")
+        words = max(map(len, shown), default=0) > 1  # tokens longer than a character
+        ax.set_xticks(range(T), shown, fontsize=6, family="monospace",
+                      rotation=90 if words else 0)
         ax.set_yticks(range(T), shown, fontsize=6, family="monospace")
     ax.set_xlabel("input step s")
     ax.set_ylabel("output step t")
@@ -391,9 +393,10 @@ def plot_connectivity(matrix, path, chars: str | None = None, title: str = "") -
     return save(fig, path)
 
 
-def plot_contributions(norms, names, path, chars: str | None = None, title: str = "") -> str:
+def plot_contributions(norms, names, path, chars=None, title: str = "",
+                       token: str = "character") -> str:
     """Each step's contribution to each recurrent weight's gradient (RNNbow): log10 of its
-    norm, one row per weight, one column per step."""
+    norm, one row per weight, one column per step (labelled by `chars`, the tokens read)."""
     norms = np.asarray(norms, dtype=float)
     fig = Figure(figsize=(min(3 + 0.12 * norms.shape[1], 14), 1.4 + 0.32 * len(names)))
     ax = fig.subplots()
@@ -401,9 +404,10 @@ def plot_contributions(norms, names, path, chars: str | None = None, title: str 
     fig.colorbar(im, ax=ax, label="log10 ||step's term of ∂L/∂W||")
     ax.set_yticks(range(len(names)), names, fontsize=7)
     if chars is not None and norms.shape[1] <= 80:
-        ax.set_xticks(range(norms.shape[1]), [repr(c)[1:-1] for c in chars[:norms.shape[1]]],
-                      fontsize=6, family="monospace")
-    ax.set_xlabel("time step (the character read)")
+        shown = [repr(c)[1:-1] for c in chars[:norms.shape[1]]]
+        ax.set_xticks(range(norms.shape[1]), shown, fontsize=6, family="monospace",
+                      rotation=90 if max(map(len, shown), default=0) > 1 else 0)
+    ax.set_xlabel(f"time step (the {token} read)")
     ax.set_title(title or "per-step contributions to the weight gradients", fontsize=10)
     fig.tight_layout()
     return save(fig, path)

@@ -1,5 +1,6 @@
 """The "born in" experiment's reports: results.csv, summary.json, results.md and its figures,
-each written whole by rnn.io's rule; `born_in` runs the experiment and writes them.
+each written whole by rnn.io's rule, and one checkpoint per cell (`<cell>.npz`, its first
+seed's model, for rnn-lab inspect); `born_in` runs the experiment and writes them all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import asdict
 import numpy as np
 
 from rnn.born_in_analysis import conveyor_belt, country_units
+from rnn.born_in_checkpoint import save_born_in
 from rnn.experiment_born_in import BornInConfig, BornInResult, make_model, run_all
 from rnn.io import output_folder, write_text
 from rnn.plots import (
@@ -45,8 +47,23 @@ def analyse(results: list[BornInResult], cfg: BornInConfig) -> dict | None:
     return {"seed": run.seed, "units": units, "belt": conveyor_belt(model, cfg, run.seed)}
 
 
-def write_reports(results, cfg: BornInConfig, out, seconds: float, analysis=None) -> dict:
-    """Write REPORT_FILES into folder `out` (made if missing); returns the summary."""
+def write_checkpoints(results: list[BornInResult], cfg: BornInConfig, out) -> dict:
+    """Each cell's model of the first seed it ran, as `<cell>.npz` in folder `out` (made if
+    missing); returns {cell: file name}."""
+    folder = output_folder(out)
+    written = {}
+    for cell in cfg.cells:
+        run = next((r for r in results if r.cell == cell), None)
+        if run is not None:
+            save_born_in(folder / f"{cell}.npz", run, cfg)
+            written[cell] = f"{cell}.npz"
+    return written
+
+
+def write_reports(results, cfg: BornInConfig, out, seconds: float, analysis=None,
+                  checkpoints=None) -> dict:
+    """Write REPORT_FILES into folder `out` (made if missing); returns the summary, which
+    names the `checkpoints` ({cell: file}) written beside them."""
     folder = output_folder(out)
     header = ["cell", "seed", "gap", "accuracy", "grad_country_init", "grad_country_trained",
               "grad_share_init", "grad_share_trained", "steps", "hidden", "lr", "seconds"]
@@ -57,6 +74,8 @@ def write_reports(results, cfg: BornInConfig, out, seconds: float, analysis=None
     write_text(folder / "results.csv", csv_text([header, *rows]), "report")
     accuracy = by_cell(results, cfg, "accuracy")
     summary = _summary(accuracy, results, cfg, seconds, analysis)
+    if checkpoints:
+        summary["checkpoints"] = dict(checkpoints)
     write_text(folder / "summary.json", json.dumps(summary, indent=2), "report")
     write_text(folder / "results.md", _markdown(accuracy, results, cfg, summary), "report")
     subtitle = f"\n{cfg.level} level, {cfg.countries} countries, hidden {cfg.hidden}, " \
@@ -147,7 +166,13 @@ def _markdown(accuracy, results, cfg, summary) -> str:
                   f"(p = {s['probability']:.2f}).", ""]
     lines += ["", "Files: results.csv, summary.json, accuracy_vs_gap.png, "
               "country_gradients.png" + (", country_units.png, forget_gate.png"
-                                         if "lstm" in summary else "") + ".", ""]
+                                         if "lstm" in summary else "") + "."]
+    if summary.get("checkpoints"):
+        models = summary["checkpoints"]
+        first = models.get(ANALYSIS_CELL, next(iter(models.values())))
+        lines += ["", f"Models (seed {cfg.seed}, one per cell): {', '.join(models.values())}; "
+                  f"open one with `rnn-lab inspect {first} -o page`."]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -156,4 +181,5 @@ def born_in(out, cfg: BornInConfig, progress=None, log=print) -> dict:
     t0 = time.perf_counter()
     results = run_all(cfg, progress=progress, log=log)
     analysis = analyse(results, cfg)
-    return write_reports(results, cfg, out, time.perf_counter() - t0, analysis)
+    checkpoints = write_checkpoints(results, cfg, out)
+    return write_reports(results, cfg, out, time.perf_counter() - t0, analysis, checkpoints)

@@ -8,6 +8,7 @@ the question "I can speak"; the prediction is read at "speak", gap + 3 steps aft
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +161,14 @@ def born_in_sentence(gap: int, rng, countries: int = len(PAIRS), distractors: fl
 def as_text(words) -> str:
     """Words as the character level reads them: spaces between words, full stops attached."""
     return " ".join(words).replace(" " + STOP, STOP)
+
+
+def born_country(text: str, countries=COUNTRIES) -> int | None:
+    """The index in `countries` of the first country named as "born in <country>" in `text`
+    (whose language answers the question), or None."""
+    names = "|".join(re.escape(c) for c in countries)
+    match = re.search(rf"\bborn\s+in\s+({names})\b", text)
+    return None if match is None else list(countries).index(match[1])
 
 
 @dataclass

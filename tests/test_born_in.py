@@ -14,6 +14,7 @@ import pytest
 from rnn import tasks
 from rnn import tasks_born_in as bi
 from rnn.born_in_analysis import conveyor_belt, country_units, separation, trace
+from rnn.checkpoint import load_checkpoint
 from rnn.experiment_born_in import (
     BornInConfig,
     country_gradients,
@@ -283,6 +284,14 @@ def test_cli_small_run_writes_the_reports(tmp_path):
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert sorted({r["cell"] for r in rows}) == ["lstm", "mgu", "rnn"]
     assert (out / "forget_gate.png").exists() and "country units" in result.stdout
+    # each cell's model of the first seed, for rnn-lab inspect
+    models = json.load(open(out / "summary.json"))["checkpoints"]
+    assert models == {cell: f"{cell}.npz" for cell in ("rnn", "lstm", "mgu")}
+    for cell, name in models.items():
+        ckpt = load_checkpoint(out / name)
+        assert ckpt.kind == "born-in" and ckpt.config["cell"] == cell
+    assert f"rnn-lab inspect {out / 'lstm.npz'} -o page" in result.stdout
+    assert "rnn-lab inspect lstm.npz -o page" in (out / "results.md").read_text()
 
 
 def _workers(pid):

@@ -79,7 +79,7 @@ def test_cell_graph_uses_only_readable_primitives(cls):
     out = cell(np.ones((B, D)))
     h = out[0] if isinstance(out, tuple) else out
     ops = {data["op"] for _, data in to_networkx(h).nodes(data=True)} - {None}
-    assert ops <= {"concat", "matmul", "add", "sub", "mul", "sigmoid", "tanh"}
+    assert ops <= {"concat", "matmul", "add", "sub", "mul", "sigmoid", "tanh", "relu"}
 
 
 def test_lstm_cell_matches_equations_in_numpy():
@@ -157,7 +157,7 @@ def test_lstm_forget_bias_starts_at_one_and_is_configurable():
 
 @pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 def test_init_uniform_within_one_over_sqrt_hidden(cls):
-    cell = cls(5, 16, forget_bias=None, rng=0)
+    cell = cls(5, 16, forget_bias=None, rng=0, init="uniform")
     for name, p in cell.named_parameters():
         assert np.abs(p.data).max() <= 1 / np.sqrt(16), name
         assert p.label == name

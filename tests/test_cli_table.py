@@ -21,7 +21,9 @@ import numpy as np
 import pytest
 
 from rnn import cli
+from rnn.born_in_checkpoint import save_born_in
 from rnn.checkpoint import load_checkpoint, save_checkpoint
+from rnn.experiment_born_in import BornInConfig, run_one
 from rnn.resources import ENV as MEMORY_ENV
 from rnn.training import TrainConfig, Trainer
 
@@ -54,6 +56,11 @@ def materials(tmp_path_factory):
     Trainer.from_config(TrainConfig(hidden=4, seq_len=4, batch=2, steps=2, val_every=1,
                                     val_size=4),
                         checkpoint=str(folder / "adding.npz"), progress=False).fit()
+    born_in = BornInConfig(cells=("lstm",), gaps=(2,), seeds=1, steps=2, hidden=4, embedding=3,
+                           test_size=5, grad_batch=2, record_every=2, workers=1)
+    save_born_in(folder / "born.npz", run_one("lstm", 0, born_in), born_in)
+    (folder / "born-cut.npz").write_bytes((folder / "born.npz").read_bytes()[:500])
+    (folder / "speak.txt").write_text("the dog slept . I can speak\n", encoding="utf-8")
     good = load_checkpoint(folder / "ckpt.npz")
     good.params = {k: np.full_like(v, np.nan) for k, v in good.params.items()}
     save_checkpoint(folder / "nan.npz", good)
@@ -204,7 +211,8 @@ TABLE = [
         ("--embedding", "-1"), ("--seed", "-1"), ("--seed", str(2**64)), ("--val-every", "0"),
         ("--save-every", "-1"), ("--max-memory", "lots"), ("--max-memory", "0"),
         ("--hidden", "many"), ("--plot", "plot.txt"), ("--plot", "plot"),
-        ("--checkpoint", ""), ("--task", "nosuch"), ("--cell", "transformer")]],
+        ("--checkpoint", ""), ("--task", "nosuch"), ("--cell", "transformer"),
+        ("--init", "nosuch"), ("--init", ""), ("--init-tmax", "0"), ("--init-tmax", "ten")]],
     ("train-hidden-huge", [*TRAIN, "--hidden", "100000"], RUNTIME, "memory"),
     ("train-batch-huge", [*TRAIN, "--batch", "1000000000"], RUNTIME, "memory"),
     ("train-seq-len-huge", [*TRAIN, "--seq-len", "1000000000"], RUNTIME, "memory"),
@@ -222,6 +230,21 @@ TABLE = [
     ("train-resume-force", [*TRAIN, "--resume", "--force", "--checkpoint", "ckpt.npz"], USAGE,
      "--force"),
     ("train-resume-no-checkpoint", [*TRAIN, "--resume"], USAGE, "--checkpoint"),
+    # ---- train: initialisations that do not fit
+    ("train-init-chrono-rnn", [*TRAIN, "--cell", "rnn", "--init", "chrono"], USAGE,
+     "chrono does not fit the Elman RNN `rnn`: it has no forget gate"),
+    ("train-init-identity-lstm", [*TRAIN, "--cell", "lstm", "--init", "identity"], USAGE,
+     "identity does not fit the LSTM"),
+    ("train-init-chrono-irnn", [*TRAIN, "--cell", "irnn", "--init", "chrono"], USAGE,
+     "no forget gate"),
+    ("train-init-tmax-without-chrono", [*TRAIN, "--init-tmax", "50"], USAGE, "--init chrono"),
+    ("train-init-tmax-uniform", [*TRAIN, "--init", "uniform", "--init-tmax", "50"], USAGE,
+     "--init chrono"),
+    ("train-init-tmax-two", [*TRAIN, "--init", "chrono", "--init-tmax", "2"], USAGE, ">= 3"),
+    ("train-init-chrono-reber", [*TRAIN, "--task", "reber", "--init", "chrono"], USAGE,
+     "--init-tmax"),
+    ("train-resume-init-differs", [*TRAIN[:1], "--resume", "--checkpoint", "adding.npz",
+                                   "--init", "orthogonal"], RUNTIME, "differs"),
     ("train-resume-text-on-adding", [*TRAIN[:1], "--resume", "--checkpoint", "adding.npz",
                                      "--text", "text.txt"], USAGE, "--text"),
     # ---- train: inputs
@@ -273,6 +296,9 @@ TABLE = [
         ("huge-config", "huge.npz", "memory"), ("nan-weights", "nan.npz", "NaN"),
         ("adding-model", "adding.npz", "not text")]],
     ("sample-prime-unknown", ["sample", "ckpt.npz", "--prime", "QZ"], RUNTIME, "'Q', 'Z'"),
+    ("sample-born-in-model", ["sample", "born.npz"], RUNTIME, "rnn-lab inspect opens it"),
+    ("train-resume-born-in-model", [*TRAIN[:1], "--resume", "--checkpoint", "born.npz"],
+     RUNTIME, "only a training run can be resumed"),
     # ---- inspect
     *[(f"inspect-{kind}", ["inspect", ckpt, "--text", text, "-o", "out", *more], status, words)
       for kind, ckpt, text, more, status, words in [
@@ -297,6 +323,37 @@ TABLE = [
      RUNTIME, "not a folder"),
     ("inspect-out-under-file", ["inspect", "ckpt.npz", "--text", "text.txt", "-o",
                                 "blocker/x"], RUNTIME, "blocker"),
+    ("inspect-no-text", ["inspect", "ckpt.npz", "-o", "out"], USAGE, "--text FILE is needed"),
+    ("inspect-gap-for-text-model", ["inspect", "ckpt.npz", "--text", "text.txt", "-o", "out",
+                                    "--gap", "3"], USAGE, "only for a born-in model"),
+    # ---- inspect: a model of the born-in experiment (words)
+    *[(f"inspect-born-in-{kind}", ["inspect", "born.npz", "-o", "out", *more], status, words)
+      for kind, more, status, words in [
+          ("unknown-word", ["--text", "text.txt"], USAGE,
+           "line 1, column 5 (word 2): 'quick' is not in the model's vocabulary"),
+          ("gap-zero", ["--gap", "0"], USAGE, "a gap is from 1 to 10,000 words, got 0"),
+          ("gap-negative", ["--gap", "-4"], USAGE, "a gap is from 1"),
+          ("gap-word", ["--gap", "ten"], USAGE, "not a whole number of words"),
+          ("gap-huge", ["--gap", "1000000"], USAGE, "10,000"),
+          ("seed-negative", ["--seed", "-1"], USAGE, "seed"),
+          ("country", ["--country", "Atlantis"], USAGE, "--country 'Atlantis'"),
+          ("gap-with-text", ["--text", "speak.txt", "--gap", "3"], USAGE,
+           "drop it with --text"),
+          ("find-column", ["--find-column"], USAGE, "--find-column reads characters"),
+          ("find-depth", ["--find-depth"], USAGE, "--find-depth reads characters"),
+          ("replace-unknown", ["--replace-unknown"], USAGE,
+           "--replace-unknown reads characters"),
+          ("unit", ["--unit", "4"], USAGE, "--unit 4 is out of range"),
+          ("quantity", ["--quantity", "q"], USAGE, "--quantity 'q'"),
+          ("no-match", ["--find", "Atlantis"], RUNTIME, "same on every word"),
+          ("gradients-no-answer", ["--text", "speak.txt", "--gradients"], RUNTIME,
+           "--gradients needs the answer"),
+          ("empty-text", ["--text", "empty.txt"], RUNTIME, "empty"),
+          ("memory", ["--gap", "10000", "--max-memory", "200kB"], RUNTIME,
+           "the activations of 10,008 words"),
+      ]],
+    ("inspect-born-in-truncated", ["inspect", "born-cut.npz", "-o", "out"], RUNTIME,
+     "born-cut.npz"),
     # ---- experiment
     ("experiment-name", ["experiment", "short-term"], USAGE, "invalid choice"),
     ("experiment-workers-zero", ["experiment", "long-term", "--workers", "0"], USAGE,
@@ -312,6 +369,22 @@ TABLE = [
     ("experiment-out-under-file", ["experiment", "long-term", "--out", "blocker/x"], RUNTIME,
      "blocker"),
     ("experiment-out-fifo", ["experiment", "long-term", "--out", "fifo"], RUNTIME, "fifo"),
+    *[(f"experiment-cliff-{kind}", ["experiment", "cliff", *args], USAGE, words)
+      for kind, args, words in [
+        ("clip-zero", ["--clip", "0"], "--clip"), ("clip-negative", ["--clip", "-1"], "--clip"),
+        ("clip-nan", ["--clip", "nan"], "--clip"), ("lr-inf", ["--lr", "inf"], "--lr"),
+        ("start-one", ["--start", "5.3"], "two numbers"),
+        ("start-three", ["--start", "1,2,3"], "two numbers"),
+        ("start-word", ["--start", "w,1"], "w is not a number"),
+        ("start-empty", ["--start", "1,"], "b is not a number"),
+        ("start-nan", ["--start", "nan,1"], "finite"),
+        ("start-inf", ["--start", "1,-inf"], "finite"),
+        ("start-huge", ["--start", "1e6,0"], "-100 to 100"),
+        ("steps-zero", ["--steps", "0"], "--steps"), ("grid-small", ["--grid", "5"], "--grid"),
+        ("grid-huge", ["--grid", "100000"], "--grid")]],
+    ("experiment-cliff-out-file", ["experiment", "cliff", "--out", "blocker"], RUNTIME,
+     "not a folder"),
+    ("experiment-cliff-out-fifo", ["experiment", "cliff", "--out", "fifo"], RUNTIME, "fifo"),
     # ---- gradcheck
     ("gradcheck-op", ["gradcheck", "--op", "nosuch"], USAGE, "invalid choice"),
     ("gradcheck-eps-zero", ["gradcheck", "--eps", "0"], USAGE, "--eps"),

@@ -27,8 +27,8 @@ def committed(name: str) -> str:
 
 
 def test_folder_holds_every_figure_and_nothing_else():
-    # plots/ holds the README's matplotlib plots, copied from a full `rnn-lab demo` run and
-    # (born_in_*) from `rnn-lab experiment born-in`
+    # plots/ holds the README's matplotlib plots, copied from a full `rnn-lab demo` run,
+    # (born_in_*) from `rnn-lab experiment born-in` and (cliff) from `rnn-lab experiment cliff`
     names = {p.name for p in FOLDER.iterdir()} - {"plots"}
     want = {f"{n}.{ext}" for n in FIGURES for ext in ("dot", "svg")}
     want |= {f"{n}.png" for n in draw.PNG_FIGURES}
@@ -82,8 +82,8 @@ def test_committed_svg_is_drawn_from_the_committed_source(name):
 def test_readme_plots_are_png_images():
     plots = sorted((FOLDER / "plots").iterdir())
     assert [p.name for p in plots] == ["born_in_accuracy_vs_gap.png", "born_in_country_units.png",
-                                       "born_in_forget_gate.png", "conveyor_belt.png",
-                                       "grad_norm_vs_lag.png"]
+                                       "born_in_forget_gate.png", "cliff.png",
+                                       "conveyor_belt.png", "grad_norm_vs_lag.png"]
     for p in plots:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

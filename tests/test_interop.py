@@ -119,6 +119,27 @@ def test_cells_map_to_torch_cells(ours, theirs):
     assert type(from_torch(module)) is ours
 
 
+def test_the_irnn_maps_to_torchs_relu_rnn_and_back():
+    torch = _torch()
+    layer = make_layer("irnn", 3, 5, num_layers=2, rng=0, init="orthogonal")
+    module = to_torch(layer)
+    assert isinstance(module, torch.nn.RNN) and module.nonlinearity == "relu"
+    x = np.random.default_rng(0).standard_normal((6, 2, 3))
+    np.testing.assert_allclose(layer(x)[0].data, module(torch.from_numpy(x))[0].detach().numpy(),
+                               rtol=0, atol=1e-6)
+    back = from_torch(module)
+    assert back.cell_class.name == "irnn"
+    for a, b in zip(layer.cells, back.cells):
+        for name, value in a.weights().items():
+            np.testing.assert_allclose(b.weights()[name], value, rtol=0, atol=1e-15)
+    cell = RNNCell(3, 5, rng=0, nonlinearity="relu", init="orthogonal")
+    torch_cell = to_torch(cell)
+    assert isinstance(torch_cell, torch.nn.RNNCell) and torch_cell.nonlinearity == "relu"
+    np.testing.assert_allclose(cell(x[0]).data,
+                               torch_cell(torch.from_numpy(x[0])).detach().numpy(), atol=1e-6)
+    assert type(from_torch(torch_cell)).__name__ == "IRNNCell"
+
+
 def test_float32_maps_to_float32():
     torch = _torch()
     module = to_torch(make_layer("lstm", 3, 4, dtype=np.float32, rng=0))
@@ -143,8 +164,6 @@ def test_unsupported_modules_raise_clear_errors():
         to_torch({})
     with pytest.raises(ValueError, match="bidirectional"):
         from_torch(torch.nn.LSTM(3, 4, bidirectional=True))
-    with pytest.raises(ValueError, match="relu"):
-        from_torch(torch.nn.RNN(3, 4, nonlinearity="relu"))
     with pytest.raises(ValueError, match="proj_size"):
         from_torch(torch.nn.LSTM(3, 4, proj_size=2))
     with pytest.raises(TypeError, match="Linear"):

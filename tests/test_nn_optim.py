@@ -269,6 +269,14 @@ def test_clip_ignores_parameters_without_gradient():
     assert params[1].grad is None
 
 
+def test_clip_scales_a_finite_gradient_whose_squares_overflow():
+    params = with_grads([3e200, -4e200], [12e200])  # norm 1.3e201; its square is inf
+    with np.errstate(over="raise"):
+        assert clip_grad_norm(params, max_norm=1.0) == pytest.approx(1.3e201, rel=1e-12)
+    after = math.sqrt(sum(float((p.grad**2).sum()) for p in params))
+    assert after <= 1.0 and after == pytest.approx(1.0, rel=1e-6)
+
+
 def test_clip_non_finite_raises_when_asked_and_otherwise_leaves_grads():
     params = with_grads([1.0, np.inf])
     with pytest.raises(FloatingPointError, match="total gradient norm is inf"):

@@ -21,6 +21,7 @@ import numpy as np
 from autograd_lite import nn
 from autograd_lite.ops import Op, concat
 from autograd_lite.tensor import ShapeError, Tensor, as_tensor
+from rnn.cells.init import check_scheme, initial_values
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -121,6 +122,10 @@ class Cell(nn.Module):
               never inherited by a subclass that may compute something else
       SYMBOLS optional {node label: symbol name} for the SymPy derivation's notation
       FORGET_BIAS the bias set to `forget_bias` at init ("b_f"; None: no such gate)
+      DEFAULT_INIT the initialisation when none is asked for ("uniform"; `rnn.cells.init`)
+      CHRONO  {gate bias: sign} that the chrono init sets: +1 for a gate that keeps the
+              state, -1 for one that writes (empty: chrono does not fit the cell)
+      IDENTITY the weight whose recurrent rows the identity init sets to I (None: does not fit)
     """
 
     name: ClassVar[str]
@@ -129,6 +134,9 @@ class Cell(nn.Module):
     STATE: ClassVar[tuple] = ("h",)
     SYMBOLS: ClassVar[dict] = {}
     FORGET_BIAS: ClassVar[str | None] = "b_f"  # the bias that `forget_bias` initialises
+    DEFAULT_INIT: ClassVar[str] = "uniform"
+    CHRONO: ClassVar[dict] = {}
+    IDENTITY: ClassVar[str | None] = None
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -149,22 +157,29 @@ class Cell(nn.Module):
         """The fused op this very class declares (None: it trains on the primitive graph)."""
         return cls.__dict__.get("kernel")
 
-    def __init__(self, input_size, hidden_size, dtype=np.float64, forget_bias=1.0, rng=None):
+    def fused_op(self) -> Op | None:
+        """The fused op that computes this very cell: its class's kernel (a cell whose options
+        change its equations, such as RNNCell's nonlinearity, picks the matching one)."""
+        return type(self).fused_kernel()
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, forget_bias=1.0, rng=None,
+                 init=None, t_max=None):
+        """`init` names the initialisation (`rnn.cells.init`; None: the cell's DEFAULT_INIT),
+        `t_max` is chrono's longest expected dependency; `forget_bias` (None: keep the init's
+        value) is written into FORGET_BIAS after the init, except under chrono, which sets the
+        forget gate's bias itself. `rng` is a seed or a Generator: the same rng, the same
+        numbers."""
         owner = type(self).__name__
         self.input_size = check_size(owner, "input_size", input_size)
         self.hidden_size = check_size(owner, "hidden_size", hidden_size)
         self.dtype = check_dtype(owner, dtype)
         self.forget_bias = forget_bias
-        rng = np.random.default_rng(rng)
-        H, D = self.hidden_size, self.input_size
-        rows = {"hx": H + D, "x": D, "h": H}
-        bound = 1.0 / np.sqrt(H)  # PyTorch's init for every recurrent weight and bias
-        for name, kind in self.PARAMS:
-            shape = (H,) if kind is None else (rows[kind], H)
-            values = rng.uniform(-bound, bound, shape)
-            if name == self.FORGET_BIAS and forget_bias is not None:
-                values = np.full(shape, forget_bias)
-            setattr(self, name, nn.Parameter(values, label=name, dtype=self.dtype))
+        self.init = check_scheme(type(self), init, t_max)
+        self.t_max = t_max
+        values = initial_values(type(self), self.hidden_size, self.input_size,
+                                np.random.default_rng(rng), self.init, t_max, forget_bias)
+        for name, _ in self.PARAMS:
+            setattr(self, name, nn.Parameter(values[name], label=name, dtype=self.dtype))
 
     def parameter_list(self) -> list[nn.Parameter]:
         """The parameters in `PARAMS` order (the order the fused ops take them)."""
@@ -254,6 +269,13 @@ def cell_class(name) -> type[Cell]:
     except KeyError:
         raise ValueError(f"unknown cell {name!r}; choose one of {', '.join(cell_names())}") \
             from None
+
+
+def check_init(cell, init, t_max=None) -> str:
+    """The initialisation `init` resolves to for `cell` (a registered name or a Cell class;
+    init None: the cell's default). Raises `rnn.errors.InitError` (a ValueError) for an
+    unknown init, one that does not fit the cell, or chrono without a t_max >= 3."""
+    return check_scheme(cell_class(cell), init, t_max)
 
 
 def cell_names() -> tuple[str, ...]:

@@ -25,6 +25,7 @@ class CIFGCell(Cell):
     PARAMS = (("W_f", "hx"), ("b_f", None), ("W_c", "hx"), ("b_c", None),
               ("W_o", "hx"), ("b_o", None))
     STATE = ("h", "c")
+    CHRONO = {"b_f": 1}  # chrono: the input gate is 1 - f_t, so b_f alone sets both
     kernel = FUSED_CIFG
 
     def forward(self, x, state=None):

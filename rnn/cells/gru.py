@@ -17,7 +17,8 @@ class GRUCell(Cell):
 
     Parameters: W_r, W_z (H + D, H); W_nx (D, H); W_nh (H, H); b_r, b_z, b_nx, b_nh (H,).
     The candidate keeps two biases because r_t multiplies only the recurrent one. All start
-    uniform in +-1/sqrt(H); `forget_bias` is accepted for a uniform signature and ignored.
+    uniform in +-1/sqrt(H) (the default init); `forget_bias` is accepted for a uniform signature
+    and ignored; chrono sets b_z (see CHRONO).
     Call: `h = cell(x, h)`.
     """
 
@@ -27,6 +28,9 @@ class GRUCell(Cell):
               ("W_nx", "x"), ("b_nx", None), ("W_nh", "h"), ("b_nh", None))
     # In the derivation z_t means [h_{t-1}, x_t]: the update gate is written u_t there.
     SYMBOLS = {"z_t": "u_t"}
+    # chrono: z_t keeps h_{t-1} (h_t = (1 - z_t) n_t + z_t h_{t-1}), so it plays the forget
+    # gate, and 1 - z_t the input gate: b_z = log u sets both.
+    CHRONO = {"b_z": 1}
     kernel = FUSED_GRU
 
     def forward(self, x, h=None):

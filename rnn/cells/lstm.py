@@ -27,6 +27,7 @@ class LSTMCell(Cell):
     PARAMS = (("W_f", "hx"), ("b_f", None), ("W_i", "hx"), ("b_i", None),
               ("W_c", "hx"), ("b_c", None), ("W_o", "hx"), ("b_o", None))
     STATE = ("h", "c")
+    CHRONO = {"b_f": 1, "b_i": -1}  # chrono: b_f = log u keeps, b_i = -log u writes
     kernel = FUSED_LSTM
 
     def forward(self, x, state=None):

@@ -23,6 +23,9 @@ class MGUCell(Cell):
     # f_t = 1 overwrites h: a positive forget bias would make the unit forget, so b_f
     # keeps the uniform draw.
     FORGET_BIAS = None
+    # chrono: f_t writes (h_t = (1 - f_t) h_{t-1} + f_t h~_t), so the keeping gate is 1 - f_t
+    # and b_f = -log u: the sign of the LSTM's input gate.
+    CHRONO = {"b_f": -1}
 
     def forward(self, x, h=None):
         x = self._input(x)

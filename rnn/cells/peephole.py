@@ -28,6 +28,7 @@ class PeepholeLSTMCell(Cell):
               ("b_i", None), ("W_c", "hx"), ("b_c", None), ("W_o", "hx"), ("p_o", None),
               ("b_o", None))
     STATE = ("h", "c")
+    CHRONO = {"b_f": 1, "b_i": -1}  # as the LSTM's; the peephole weights stay uniform
     kernel = FUSED_PEEPHOLE
 
     def forward(self, x, state=None):

@@ -8,7 +8,7 @@ import sys
 
 from rnn.argtypes import cell_list, file_name, positive_int, seed
 from rnn.blas import single_thread_blas
-from rnn.commands import experiment_born_in
+from rnn.commands import experiment_born_in, experiment_cliff
 from rnn.io import output_folder
 
 EXAMPLE = """\
@@ -57,6 +57,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     experiment_born_in.register(names)
+    experiment_cliff.register(names)
 
 
 def run(args) -> int:

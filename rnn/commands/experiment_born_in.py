@@ -23,7 +23,10 @@ language. The gap is the number of words (full stops count) between the country 
 question. Every cell gets the same budget and the same sentences for a given seed; training
 gaps are drawn log-uniformly from 1 to the longest --gaps value. It writes results.md,
 results.csv, summary.json, accuracy_vs_gap.png, country_gradients.png and, when an LSTM is
-trained, country_units.png and forget_gate.png into --out.
+trained, country_units.png and forget_gate.png into --out, and each cell's model of the first
+seed as <cell>.npz, which rnn-lab inspect opens:
+
+  rnn-lab inspect born-in-results/lstm.npz -o page        # then open page/index.html
 """
 
 
@@ -124,4 +127,9 @@ def run(args) -> int:
             f"{s['best_unit_accuracy']:.0%} of sentences at gap {s['gap']}")
     log(f"wrote {os.path.join(args.out, 'results.md')} and plots "
         f"(wall time {summary['wall_seconds']:.0f} s)")
+    models = summary.get("checkpoints", {})
+    if models:
+        first = os.path.join(args.out, models.get("lstm", next(iter(models.values()))))
+        log(f"models: {', '.join(os.path.join(args.out, f) for f in models.values())}; see "
+            f"inside one with: rnn-lab inspect {first} -o page")
     return 0

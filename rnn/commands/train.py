@@ -8,6 +8,7 @@ import sys
 
 from rnn.argtypes import (
     CELL_CHOICES,
+    INIT_CHOICES,
     file_name,
     file_with_suffix,
     fraction,
@@ -28,6 +29,9 @@ from rnn.resources import ENV as MEMORY_ENV
 EXAMPLE = """\
 examples:
   rnn-lab train --task adding --cell lstm --seq-len 50 --steps 2000 --plot adding.png
+  rnn-lab train --task adding --cell irnn --seq-len 100 --lr 1e-4   (identity init)
+  rnn-lab train --task copy --cell lstm --init chrono --seq-len 100  (T_max = 120)
+  rnn-lab train --task reber --cell gru --init chrono --init-tmax 20
   rnn-lab train --task text --text input.txt --cell lstm --hidden 128 --steps 5000 \\
       --checkpoint shakespeare.npz
   rnn-lab train --task text --text input.txt --checkpoint shakespeare.npz --resume --steps 8000
@@ -44,7 +48,8 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 # Options whose value, when given with --resume, must agree with the checkpoint.
 _CONFIG_OPTIONS = ("task", "cell", "hidden", "layers", "seq_len", "batch", "lr", "optimizer",
                    "momentum", "clip", "seed", "dtype", "val_every", "embedding", "fused",
-                   "compile")
+                   "compile", "init", "t_max")
+_FLAGS = {"t_max": "--init-tmax"}  # options whose flag is not the field's name
 
 
 def register(subparsers) -> None:
@@ -87,6 +92,16 @@ def register(subparsers) -> None:
     p.add_argument("--embedding", type=non_negative_int, metavar="E",
                    help="learned embedding size for tokens (copy, reber, text); 0 = one-hot "
                         "(default 0)")
+    p.add_argument("--init", choices=INIT_CHOICES, default=None, metavar="INIT",
+                   help="initialisation: uniform (PyTorch's U(+-1/sqrt(H))), orthogonal "
+                        "recurrent weights (Saxe et al. 2014), identity (the IRNN of Le et al. "
+                        "2015: plain RNN cells), chrono (Tallec & Ollivier 2018: gate biases "
+                        "log U[1, T_max - 1], for cells with a forget or update gate); default: "
+                        "the cell's own (identity for irnn, uniform for the others)")
+    p.add_argument("--init-tmax", dest="t_max", type=positive_int, metavar="T",
+                   help="with --init chrono: T_max, the longest dependency expected, >= 3 "
+                        "(default: the task's sequence length: adding T, copy T + 20, text "
+                        "--seq-len; reber needs it given)")
     p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
                    help="run a cell's fused kernel where it has one (default); --no-fused "
                         "trains on the readable graph, every gate a node")
@@ -132,6 +147,8 @@ def _check_flags(args) -> None:
     """UsageError for options that cannot go together or would do nothing."""
     if args.engine != "torch" and (args.device is not None or args.nproc is not None):
         raise UsageError("--device and --nproc need --engine torch")
+    if args.t_max is not None and args.init != "chrono":
+        raise UsageError("--init-tmax is for --init chrono (the other inits have no T_max)")
     if args.engine == "torch" and args.compile:
         raise UsageError("--compile is for the numpy engine (autograd_lite.compile); "
                          "--engine torch runs PyTorch's own")
@@ -162,12 +179,21 @@ def _check_flags(args) -> None:
 
 
 def _check_resume_args(args, saved: dict, path: str) -> None:
+    from rnn.cells import cell_class
+
+    saved = dict(saved)
+    if saved.get("init") is None:
+        # (a checkpoint from before --init: it was initialised the cell's default way)
+        try:
+            saved["init"] = cell_class(saved.get("cell", "lstm")).DEFAULT_INIT
+        except ValueError:
+            pass  # (an unknown cell: loading the checkpoint reports it)
     for name in _CONFIG_OPTIONS:
         value = getattr(args, name)
         if name == "compile" and saved.get(name) is None:
             continue  # (a checkpoint from before --compile: the run may choose now)
         if value is not None and saved.get(name) != value:
-            flag = "--" + name.replace("_", "-")
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
             if isinstance(value, bool):  # --fused / --no-fused
                 given = flag if value else "--no-" + flag[2:]
             else:
@@ -189,8 +215,8 @@ def _refuse_to_replace(path: str) -> None:
 
     try:
         saved = load_checkpoint(path)
-        what = (f"a checkpoint of {saved.config.get('cell')} on {saved.config.get('task')} at "
-                f"step {saved.step}")
+        task = saved.config.get("task") if saved.kind == "train" else saved.kind
+        what = f"a checkpoint of {saved.config.get('cell')} on {task} at step {saved.step}"
     except CheckpointError:
         what = "not a checkpoint rnn-lab can read"
     raise UserError(f"{path} already exists ({what}); continue that run with --resume, "
@@ -201,7 +227,7 @@ def run(args) -> int:
     single_thread_blas()  # before NumPy loads
     from tqdm.auto import tqdm
 
-    from rnn.checkpoint import CheckpointError, check_writable, load_checkpoint
+    from rnn.checkpoint import CheckpointError, check_kind, check_writable, load_checkpoint
     from rnn.training import Trainer, TrainingInterrupted
 
     def log(line):
@@ -225,8 +251,9 @@ def run(args) -> int:
     if args.resume:
         if not os.path.exists(args.checkpoint):
             raise CheckpointError(f"{args.checkpoint}: no such checkpoint to resume")
-        saved = load_checkpoint(args.checkpoint).config
-        _check_resume_args(args, saved, args.checkpoint)
+        saved = load_checkpoint(args.checkpoint)
+        check_kind(saved, "train", "only a training run can be resumed")
+        _check_resume_args(args, saved.config, args.checkpoint)
         check_writable(args.checkpoint)
         trainer = runner.resume(args.checkpoint, steps=args.steps, text_path=args.text,
                                 progress=progress, log=log, save_every=args.save_every, **extra)

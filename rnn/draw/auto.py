@@ -1,10 +1,10 @@
 """Module figures drawn from a cell's traced equations, for cells that have no hand-drawn figure.
 
-The visual language is the hand-drawn figures': a product of the input followed by σ or tanh is
-a yellow layer box, every other operation a pink circle (×, +, 1−, tanh), lines that merge at
-a dot are a concatenation, x_t enters from below, h_t leaves upwards, and each state enters and
-leaves as a labelled line. Graphviz's `dot` lays the figure out (the hand-drawn ones are
-pinned to a grid); the equations, printed from the same trace, go underneath.
+The visual language is the hand-drawn figures': a product of the input followed by σ, tanh (or
+relu) is a yellow layer box, every other operation a pink circle (×, +, 1−, tanh), lines that
+merge at a dot are a concatenation, x_t enters from below, h_t leaves upwards, and each state
+enters and leaves as a labelled line. Graphviz's `dot` lays the figure out (the hand-drawn ones
+are pinned to a grid); the equations, printed from the same trace, go underneath.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from rnn.cells import cell_names
 from rnn.draw.concepts import CONCEPT_DIAGRAMS, STEPPED, Kit
 from rnn.draw.labels import SIGMA, TILDE, sub
 from rnn.draw.style import MODULE_FILL, MODULE_LINE, digraph
-from rnn.symbolic.core import latex_of, sigmoid
+from rnn.symbolic.core import latex_of, relu, sigmoid
 from rnn.symbolic.trace import CellSpec, Linear, cell_spec, state_out, state_prev
 
 # The cells whose module is drawn by hand (rnn.draw.layouts), and the figure's name.
 HAND_DRAWN = {"rnn": "rnn-module", "lstm": "lstm-module", "gru": "gru", "peephole": "peephole"}
 _DASHED = {"style": "dashed", "penwidth": "1.3"}
 _SOURCE_NAMES = {"h_prev": f"h{sub('', 't−1')}", "x": f"x{sub('', 't')}"}
+ACTIVATIONS = {sigmoid: SIGMA, sp.tanh: "tanh", relu: "relu"}  # function -> its label
 
 
 def symbol_html(v) -> str:
@@ -85,7 +86,7 @@ class _Figure:
         elif expr in self.linear:  # a product used other than inside an activation
             node = self.new("layer", symbol_html(sp.Symbol(self.linear[expr].weight)))
             self.link(self.source(self.linear[expr]), node)
-        elif isinstance(expr, (sigmoid, sp.tanh)):
+        elif expr.func in ACTIVATIONS:
             node = self.activation(expr)
         elif expr.is_Add and len(expr.args) == 2 and sp.S.One in expr.args:
             node = self.new("op_wide", "1−")  # 1 - z
@@ -101,9 +102,9 @@ class _Figure:
         return node
 
     def activation(self, expr) -> str:
-        """σ or tanh: a layer box when it squashes a product (plus pointwise extras, drawn
-        dashed, as the peephole lines), a pointwise circle otherwise."""
-        label = SIGMA if isinstance(expr, sigmoid) else "tanh"
+        """σ, tanh or relu: a layer box when it squashes a product (plus pointwise extras,
+        drawn dashed, as the peephole lines), a pointwise circle otherwise."""
+        label = ACTIVATIONS[expr.func]
         arg = expr.args[0]
         inner = self.equations.get(arg, arg)
         terms = inner.args if inner.is_Add else (inner,)
@@ -161,9 +162,8 @@ def _expr_html(e, spec: CellSpec, top: bool = True) -> str:
         return symbol_html(e)
     if e.is_Number:
         return str(e)
-    if isinstance(e, (sigmoid, sp.tanh)):
-        name = SIGMA if isinstance(e, sigmoid) else "tanh"
-        return f"{name}({_expr_html(e.args[0], spec)})"
+    if e.func in ACTIVATIONS:
+        return f"{ACTIVATIONS[e.func]}({_expr_html(e.args[0], spec)})"
     if e.is_Add:
         text = _expr_html(e.args[0], spec, False)
         for a in e.args[1:]:

@@ -1,5 +1,6 @@
-"""See inside a trained character model: activations, the units that follow a pattern,
-gradient flow and the Jacobian along the chain, and an offline HTML page of it all.
+"""See inside a trained model of tokens (characters, or words): activations, the units that
+follow a pattern, gradient flow and the Jacobian along the chain, and an offline HTML page of
+it all.
 
     from rnn.inspect import record, find_pattern
     acts = record(model, vocab, text)          # acts["l0/c"]: (T, H)
@@ -10,7 +11,9 @@ from rnn.inspect.activations import (
     Activations,
     ColouredText,
     UnknownCharacters,
+    UnknownWords,
     prepare_text,
+    prepare_words,
     record,
 )
 from rnn.inspect.find import (
@@ -28,7 +31,8 @@ from rnn.inspect.gradients import Connectivity, Contributions, connectivity, con
 from rnn.inspect.jacobians import JacobianChain, jacobian_chain, step_jacobians
 
 __all__ = [
-    "Activations", "ColouredText", "UnknownCharacters", "prepare_text", "record",
+    "Activations", "ColouredText", "UnknownCharacters", "UnknownWords", "prepare_text",
+    "prepare_words", "record",
     "FindResult", "UnitMatch", "bracket_depth", "find_column", "find_depth", "find_pattern",
     "line_position", "rank_units", "span_indicator",
     "Connectivity", "Contributions", "connectivity", "contributions",

@@ -1,9 +1,9 @@
 """Find the units that follow a property of the text (LSTMVis, Karpathy's quote cell): a target
 series over the characters, and every unit ranked by its Pearson correlation with it.
 
-Targets: the span indicator of a regex (1 on characters inside a match), the nesting depth of
-brackets, and the position in the line. Value t describes the text up to and including
-character t, as activation t does.
+Targets: the span indicator of a regex (1 on characters inside a match, or on the words a
+match overlaps), the nesting depth of brackets, and the position in the line. Value t
+describes the text up to and including token t, as activation t does.
 """
 
 from __future__ import annotations
@@ -27,13 +27,22 @@ def compile_pattern(pattern: str) -> re.Pattern:
         raise UserError(f"the pattern {pattern!r} does not compile: {exc}") from None
 
 
-def span_indicator(text: str, pattern) -> np.ndarray:
-    """1.0 on every character inside a match of `pattern` (str or compiled), else 0.0."""
+def span_indicator(text, pattern, separator: str = "") -> np.ndarray:
+    """1.0 on every token a match of `pattern` (str or compiled) overlaps, else 0.0. `text`
+    is a str (its characters are the tokens) or a sequence of tokens, matched as they are
+    joined with `separator` between them (which belongs to no token)."""
     regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
-    y = np.zeros(len(text))
-    for m in regex.finditer(text):
-        y[m.start():m.end()] = 1.0
-    return y
+    if isinstance(text, str):
+        y = np.zeros(len(text))
+        for m in regex.finditer(text):
+            y[m.start():m.end()] = 1.0
+        return y
+    tokens = list(text)
+    joined = separator.join(tokens)
+    inside = span_indicator(joined, regex)
+    ends = np.cumsum([len(t) + len(separator) for t in tokens]) - len(separator)
+    starts = ends - [len(t) for t in tokens]
+    return np.array([float(inside[a:b].any()) for a, b in zip(starts, ends)])
 
 
 def bracket_depth(text: str, pairs: str = BRACKETS) -> np.ndarray:
@@ -114,24 +123,26 @@ class FindResult:
                 f"<th>r</th></tr>{rows}</table>")
 
 
-def check_target(target: np.ndarray, name: str) -> np.ndarray:
-    """`target`, or UserError if it is the same on every character (nothing correlates)."""
+def check_target(target: np.ndarray, name: str, token: str = "character") -> np.ndarray:
+    """`target`, or UserError if it is the same on every token (nothing correlates)."""
     if len(target) == 0 or np.ptp(target) == 0:
         value = f" ({target[0]:g})" if len(target) else ""
-        raise UserError(f"{name}: the target is the same on every character{value}, so "
+        raise UserError(f"{name}: the target is the same on every {token}{value}, so "
                         f"nothing can correlate with it")
     return target
 
 
-def targets(text: str, patterns=(), depth: str | None = None, column: bool = False) -> list:
+def targets(text, patterns=(), depth: str | None = None, column: bool = False,
+            separator: str = "", token: str = "character") -> list:
     """(name, series) for each regex in `patterns`, the bracket depth of `depth` pairs and the
-    line position; checked before any model runs."""
-    out = [(f"inside /{p}/", span_indicator(text, p)) for p in patterns]
+    line position; checked before any model runs. `text`, `separator`: see span_indicator
+    (depth and column read characters)."""
+    out = [(f"inside /{p}/", span_indicator(text, p, separator)) for p in patterns]
     if depth is not None:
         out.append((f"nesting depth of {depth}", bracket_depth(text, depth)))
     if column:
         out.append(("position in the line", line_position(text)))
-    return [(name, check_target(series, name)) for name, series in out]
+    return [(name, check_target(series, name, token)) for name, series in out]
 
 
 def rank_units(acts, target: np.ndarray, name: str, top: int = 10,
@@ -141,8 +152,8 @@ def rank_units(acts, target: np.ndarray, name: str, top: int = 10,
     target = np.asarray(target, dtype=np.float64)
     if target.shape != (len(acts.text),):
         raise ValueError(f"rank_units: target has shape {target.shape}, the text "
-                         f"{len(acts.text)} characters")
-    check_target(target, name)
+                         f"{len(acts.text)} {acts.token_name}s")
+    check_target(target, name, acts.token_name)
     found = []
     for layer, qs in enumerate(acts.layers):
         for q, values in qs.items():
@@ -155,9 +166,9 @@ def rank_units(acts, target: np.ndarray, name: str, top: int = 10,
 
 def find_pattern(acts, pattern: str, top: int = 10, quantities=None) -> FindResult:
     """Units that follow the spans where regex `pattern` matches (e.g. `"[^"]*"`: inside
-    quotes)."""
-    return rank_units(acts, span_indicator(acts.text, pattern), f"inside /{pattern}/", top,
-                      quantities)
+    quotes; over a word-level model's text, the words a match overlaps)."""
+    return rank_units(acts, span_indicator(acts.text, pattern, acts.vocab.separator),
+                      f"inside /{pattern}/", top, quantities)
 
 
 def find_depth(acts, pairs: str = BRACKETS, top: int = 10, quantities=None) -> FindResult:

@@ -16,8 +16,9 @@ import numpy as np
 
 from autograd_lite import nn
 from autograd_lite.functional import vjp
-from autograd_lite.ops import stack
+from autograd_lite.ops import cross_entropy, stack
 from autograd_lite.tensor import Tensor
+from rnn.experiment_born_in import BornInModel
 from rnn.inspect.activations import input_vectors
 from rnn.training.losses import mse_loss, sequence_cross_entropy
 from rnn.training.models import CharModel
@@ -25,8 +26,12 @@ from rnn.training.models import CharModel
 MEMORY_BUDGET = 2e8  # bytes of graph a connectivity chunk may hold, roughly
 
 
+TOKEN_MODELS = (CharModel, BornInModel)  # models that read token ids
+
+
 def recurrent_layer(model):
-    """The RecurrentLayer of a CharModel or RegressionModel (or the layer itself)."""
+    """The RecurrentLayer of a CharModel, BornInModel or RegressionModel (or the layer
+    itself)."""
     return getattr(model, "layer", model)
 
 
@@ -64,15 +69,16 @@ class Connectivity:
 
 
 def sequence_inputs(model, inputs) -> np.ndarray:
-    """The (T, D) float inputs of a layer: a CharModel's ids become its input vectors."""
-    if isinstance(model, CharModel):
+    """The (T, D) float inputs of a layer: the ids a model of tokens reads become its input
+    vectors."""
+    if isinstance(model, TOKEN_MODELS):
         return input_vectors(model, np.asarray(inputs, dtype=np.int64))
     return np.asarray(inputs, dtype=recurrent_layer(model).dtype)
 
 
 def connectivity(model, inputs, text: str | None = None) -> Connectivity:
     """||dh_t/dx_s|| of the model's last layer for one sequence: `inputs` are ids (T,) for a
-    CharModel, else vectors (T, D). One backward pass gives many rows at once: the input is
+    model of tokens, else vectors (T, D). One backward pass gives many rows at once: the input is
     repeated along the batch axis and copy (t, i) is seeded with the unit vector of h_t[i]."""
     layer = recurrent_layer(model)
     x = sequence_inputs(model, inputs)
@@ -161,9 +167,12 @@ def _unroll_per_step(layer, x: Tensor):
 
 def _loss(model, outputs: Tensor, targets):
     """The model's training loss on outputs (T, B, H): cross-entropy of next characters for a
-    CharModel, the squared error of the last step's prediction otherwise."""
+    CharModel, of the class read at the last step for a BornInModel, the squared error of
+    the last step's prediction otherwise."""
     if isinstance(model, CharModel):
         return sequence_cross_entropy(model.decoder(outputs), targets)
+    if isinstance(model, BornInModel):
+        return cross_entropy(model.decoder(outputs[-1]), targets)
     return mse_loss(model.decoder(outputs[-1]), targets)
 
 
@@ -171,12 +180,16 @@ def contributions(model, inputs, targets) -> Contributions:
     """Each step's contribution to the gradient of the model's loss for every recurrent weight.
 
     CharModel: `inputs` and `targets` are ids (T,) (targets: the next characters). A
-    RegressionModel: `inputs` (T, D) or (T, B, D) and `targets` (B, out).
+    BornInModel: `inputs` are ids (T,), `targets` the class (a language) read at the last
+    step. A RegressionModel: `inputs` (T, D) or (T, B, D) and `targets` (B, out).
     """
     layer = recurrent_layer(model)
     if isinstance(model, CharModel):
         x = sequence_inputs(model, inputs)[:, None, :]
         targets = np.asarray(targets, dtype=np.int64).reshape(-1, 1)
+    elif isinstance(model, BornInModel):
+        x = sequence_inputs(model, inputs)[:, None, :]
+        targets = np.asarray(targets, dtype=np.int64).reshape(1)
     else:
         x = np.asarray(inputs, dtype=layer.dtype)
         x = x[:, None, :] if x.ndim == 2 else x

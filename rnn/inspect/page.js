@@ -1,6 +1,8 @@
 // rnn-lab inspect: colour the text by one unit, page through it, hover for every gate and the
-// top-5 next characters, and rank the units against a pattern. Data scripts in data/ call
-// RNNI.block / RNNI.unit / RNNI.find. Text from the data goes into the page as textContent only.
+// model's top-5 outputs (next characters, or classes such as languages), and rank the units
+// against a pattern. A token is a character, or a word of a word-level model. Data scripts in
+// data/ call RNNI.block / RNNI.unit / RNNI.find. Text from the data goes into the page as
+// textContent only.
 "use strict";
 var RNNI = (function () {
   var META = JSON.parse(document.getElementById("meta").textContent);
@@ -57,6 +59,7 @@ var RNNI = (function () {
 
   // ---- view state -----------------------------------------------------------------------
   var T = META.T, H = META.H, BC = META.blockChars, PC = META.pageChars;
+  var TOKEN = META.token, SEP = META.separator;  // "character" or "word"; between two tokens
   var pages = Math.ceil(T / PC);
   var view = { layer: META.initial.layer, q: 0, unit: META.initial.unit, page: 0 };
   var qs0 = META.quantities[view.layer];
@@ -114,6 +117,7 @@ var RNNI = (function () {
           document.createDocumentFragment();
         for (var i = a; i < b; i++) {
           var j = i - k * BC, ch = block.text[j], span = document.createElement("span");
+          if (SEP && i > a) frag.appendChild(document.createTextNode(SEP));
           span.textContent = ch === "\n" ? "\u21b5\n" : ch;
           if (ch === "\n") span.className = "nl";
           span.dataset.i = i;
@@ -123,7 +127,7 @@ var RNNI = (function () {
         box.replaceChildren(frag);
         current = { a: a, k: k, block: block, values: values };
         el("pageinfo").textContent = "page " + (view.page + 1) + " of " + pages +
-          " (characters " + a + "\u2013" + (b - 1) + " of " + T + ")";
+          " (" + TOKEN + "s " + a + "\u2013" + (b - 1) + " of " + T + ")";
         legend();
         if (pin !== undefined && pin >= a && pin < b) {
           var span = box.children[pin - a], rect = span.getBoundingClientRect();
@@ -151,7 +155,7 @@ var RNNI = (function () {
     var qs = META.quantities[view.layer], K = META.topK;
     box.replaceChildren();
     var head = document.createElement("div");
-    head.textContent = "character " + i + ": '" + shown(blk.text[j]) + "' \u2014 layer " +
+    head.textContent = TOKEN + " " + i + ": '" + shown(blk.text[j]) + "' \u2014 layer " +
       view.layer + ", unit " + view.unit;
     head.style.fontWeight = "bold";
     box.appendChild(head);
@@ -166,14 +170,19 @@ var RNNI = (function () {
       if (qi === view.q) tr.style.fontWeight = "bold";
     });
     box.appendChild(table);
-    var next = j + 1 < n ? blk.text[j + 1] : null;
-    var sub = document.createElement("div");
-    sub.textContent = "next character, top " + K + (next !== null ? " (actual: '" +
-      shown(next) + "')" : "") + ":";
+    var next = j + 1 < n ? blk.text[j + 1] : null, sub = document.createElement("div");
+    if (META.predicts === "class") {  // the model's answer if it were asked after this token
+      next = META.answer;  // null when the text names no answer
+      sub.textContent = "the model's answer if asked here, top " + K +
+        (next !== null ? " (the text's answer: '" + next + "')" : "") + ":";
+    } else {
+      sub.textContent = "next " + TOKEN + ", top " + K + (next !== null ? " (actual: '" +
+        shown(next) + "')" : "") + ":";
+    }
     box.appendChild(sub);
     var top = document.createElement("table");
     for (var r = 0; r < K; r++) {
-      var id = blk.ids[j * K + r], ch = META.vocab[id], tr = top.insertRow();
+      var id = blk.ids[j * K + r], ch = META.outputs[id], tr = top.insertRow();
       tr.insertCell().textContent = "'" + shown(ch) + "'";
       var c = tr.insertCell(); c.className = "v";
       c.textContent = (100 * blk.p[j * K + r]).toFixed(1) + "%";
@@ -216,10 +225,17 @@ var RNNI = (function () {
     el("unit").max = H - 1;
     el("goto").max = T - 1;
     el("summary").textContent = "Cell " + META.cell + ", " + META.layers + " layer" +
-      (META.layers > 1 ? "s" : "") + " of " + H + " units, " + T + " characters. Hover on " +
-      "a character for every gate of the unit and the model's top " + META.topK +
-      " next characters; the address keeps the view." + (META.replaced ? " " +
-      META.replaced + " characters outside the vocabulary were replaced." : "");
+      (META.layers > 1 ? "s" : "") + " of " + H + " units, " + T + " " + TOKEN + "s. Hover " +
+      "on a " + TOKEN + " for every gate of the unit and the model's top " + META.topK +
+      (META.predicts === "class" ? " answers" : " next " + TOKEN + "s") + "; the address " +
+      "keeps the view." + (META.replaced ? " " + META.replaced + " " + TOKEN + "s outside " +
+      "the vocabulary were replaced." : "") + (META.note ? " " + META.note : "");
+    el("gotoname").textContent = TOKEN;
+    if (TOKEN !== "character") {  // brackets and lines are read character by character
+      el("text").className = "words";
+      el("fmode").replaceChildren(new Option("inside matches of a regex", "regex"));
+    }
+    el("fpattern").value = META.findPattern;
     el("layer").onchange = function () { select(+this.value, 0, view.unit); };
     el("quantity").onchange = function () { view.q = +this.value; render(); };
     el("unit").onchange = function () { setUnit(+this.value); };
@@ -240,11 +256,13 @@ var RNNI = (function () {
     el("fmode").onchange = function () {
       var p = el("fpattern");
       p.disabled = this.value === "column";
-      p.value = this.value === "depth" ? "()[]{}" : this.value === "regex" ? '"[^"]*"' : "";
+      p.value = this.value === "depth" ? "()[]{}" : this.value === "regex" ? META.findPattern
+        : "";
     };
-    el("fnote").textContent = "The page searches the first " + META.findChars +
-      " characters (8-bit copies of the activations); rnn-lab inspect --find searches " +
-      "all " + T + " exactly. Click a row to show that unit.";
+    el("fnote").textContent = "The page searches the first " + META.findChars + " " + TOKEN +
+      "s (8-bit copies of the activations); rnn-lab inspect --find searches all " + T +
+      " exactly. Click a row to show that unit." + (SEP ? " A regex matches the words " +
+      "joined by a space and marks each word a match overlaps." : "");
     cliFindings();
     var h = readHash(), c = h.c !== undefined ? Math.max(0, Math.min(T - 1, +h.c || 0)) : 0;
     var layer = h.l !== undefined ? Math.max(0, Math.min(META.layers - 1, +h.l || 0))
@@ -256,16 +274,19 @@ var RNNI = (function () {
   }
 
   // ---- finding units ------------------------------------------------------------------------
-  function target(chars, mode, pattern) {  // chars: one string per code point
-    var n = chars.length, y = new Float64Array(n), i, text = chars.join("");
+  function target(chars, mode, pattern) {  // chars: one string per token
+    var n = chars.length, y = new Float64Array(n), i, text = chars.join(SEP);
     if (mode === "regex") {
-      var re = new RegExp(pattern, "g"), m, at = new Int32Array(text.length + 1), u = 0;
-      for (i = 0; i < n; i++) {  // code unit -> character (astral characters take two)
-        for (var w = 0; w < chars[i].length; w++) at[u++] = i;
+      // code unit -> token (astral characters take two; a separator belongs to none: -1)
+      var re = new RegExp(pattern, "g"), m, owner = new Int32Array(text.length), u = 0;
+      for (i = 0; i < n; i++) {
+        for (var s = 0; i > 0 && s < SEP.length; s++) owner[u++] = -1;
+        for (var w = 0; w < chars[i].length; w++) owner[u++] = i;
       }
-      at[u] = n;
       while ((m = re.exec(text)) !== null) {
-        for (i = at[m.index]; i < at[m.index + m[0].length]; i++) y[i] = 1;
+        for (var c = m.index; c < m.index + m[0].length; c++) {
+          if (owner[c] >= 0) y[owner[c]] = 1;
+        }
         if (m[0].length === 0) re.lastIndex++;
       }
     } else if (mode === "depth") {
@@ -315,7 +336,7 @@ var RNNI = (function () {
       var lo = Infinity, hi = -Infinity;
       y.forEach(function (v) { lo = Math.min(lo, v); hi = Math.max(hi, v); });
       if (lo === hi) { el("fresult").textContent = "the target is the same on every " +
-        "character searched, so nothing can correlate with it"; return; }
+        TOKEN + " searched, so nothing can correlate with it"; return; }
       var left = qis.length, found = [];
       qis.forEach(function (qi) {
         need(findSrc(layer, qi), function () {
@@ -347,7 +368,7 @@ var RNNI = (function () {
   function cliFindings() {
     if (!META.finds.length) return;
     var box = el("cli"), h = document.createElement("h2");
-    h.textContent = "Found by the command line (all " + T + " characters)";
+    h.textContent = "Found by the command line (all " + T + " " + TOKEN + "s)";
     box.appendChild(h);
     META.finds.forEach(function (f) {
       var p = document.createElement("p");

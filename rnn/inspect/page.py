@@ -2,10 +2,11 @@
 and small data scripts in `data/` that the page loads as it needs them, with no network.
 
 A view needs one unit of one layer over one page of text: the data is cut into blocks of
-BLOCK_CHARS characters, and each (layer, unit, block) file holds every quantity of that unit
-as float16 (base64). The text and the top-5 predictions come in one file per block. For the
-in-page search, `find-{q}.js` holds every unit of one quantity over the first characters,
-quantized to 8 bits per unit (a correlation does not change under a per-unit affine map).
+BLOCK_CHARS tokens (characters, or words for a word-level model), and each (layer, unit,
+block) file holds every quantity of that unit as float16 (base64). The tokens and the top-5
+outputs come in one file per block. For the in-page search, `find-{q}.js` holds every unit of
+one quantity over the first tokens, quantized to 8 bits per unit (a correlation does not
+change under a per-unit affine map).
 Browsers refuse `fetch` on file:// pages, so every data file is a script that calls
 `RNNI.*(...)`.
 """
@@ -43,8 +44,8 @@ def _js_value(value) -> str:
 
 
 def _id_type(acts) -> str:
-    """Character ids as one byte each when the vocabulary allows, else two."""
-    return "u1" if len(acts.vocab) <= 256 else "<u2"
+    """Output ids (top 5) as one byte each when there are few enough outputs, else two."""
+    return "u1" if len(acts.outputs) <= 256 else "<u2"
 
 
 def _call(name: str, *args) -> str:
@@ -58,7 +59,7 @@ def _ranges(acts) -> list:
 
 
 def find_chars(acts) -> int:
-    """How many leading characters the in-page search covers (one block at most)."""
+    """How many leading tokens the in-page search covers (one block at most)."""
     return min(len(acts.text), BLOCK_CHARS, max(PAGE_CHARS, FIND_BYTES // acts.hidden_size))
 
 
@@ -67,7 +68,7 @@ def data_files(acts):
     T, H = len(acts.text), acts.hidden_size
     for k, a in enumerate(range(0, T, BLOCK_CHARS)):
         b = min(a + BLOCK_CHARS, T)
-        yield f"data/b{k}.js", _call("block", k, acts.text[a:b],
+        yield f"data/b{k}.js", _call("block", k, _tokens(acts.text[a:b]),
                                      _b64(acts.top_ids[a:b].astype(_id_type(acts))),
                                      _b64(_half(acts.top_p[a:b])))
         for layer, qs in enumerate(acts.layers):
@@ -84,14 +85,27 @@ def data_files(acts):
             yield f"data/l{layer}/find-{qi}.js", _call("find", layer, qi, _b64(q))
 
 
-def page_meta(acts, finds=(), initial=None) -> dict:
-    """What index.html embeds: sizes, quantity names, ranges, the command line's findings."""
+def _tokens(text):
+    """A block's tokens for the page: a string of characters, or a list of words."""
+    return text if isinstance(text, str) else list(text)
+
+
+def page_meta(acts, finds=(), initial=None, extra=None) -> dict:
+    """What index.html embeds: sizes, quantity names, ranges, the command line's findings.
+
+    `extra` may hold "note" (a sentence for the summary), "answer" (the output the text
+    calls for, shown in bold) and "findPattern" (the search box's first regex)."""
     H = acts.hidden_size
     initial = initial or {}
+    extra = extra or {}
     return {
         "cell": acts.cell, "T": len(acts.text), "H": H, "layers": len(acts.layers),
         "quantities": [list(layer) for layer in acts.layers], "ranges": _ranges(acts),
-        "vocab": acts.vocab.chars, "topK": int(acts.top_ids.shape[1]),
+        "token": acts.token_name, "separator": acts.vocab.separator,
+        "outputs": acts.outputs, "predicts": "next" if acts.classes is None else "class",
+        "note": extra.get("note", ""), "answer": extra.get("answer"),
+        "findPattern": extra.get("findPattern", '"[^"]*"'),
+        "topK": int(acts.top_ids.shape[1]),
         "idBytes": np.dtype(_id_type(acts)).itemsize,
         "blockChars": BLOCK_CHARS, "pageChars": PAGE_CHARS,
         "findChars": find_chars(acts),
@@ -102,9 +116,9 @@ def page_meta(acts, finds=(), initial=None) -> dict:
     }
 
 
-def render(acts, title: str, finds=(), initial=None, figures=()) -> str:
+def render(acts, title: str, finds=(), initial=None, figures=(), extra=None) -> str:
     """The text of index.html."""
-    meta = page_meta(acts, finds, initial)
+    meta = page_meta(acts, finds, initial, extra)
     shown = "".join(f'<figure><img src="{_html(name)}" alt="{_html(caption)}">'
                     f"<figcaption>{_html(caption)}</figcaption></figure>\n"
                     for name, caption in figures)
@@ -119,13 +133,14 @@ def _html(text: str) -> str:
 
 
 def write_page(acts, folder, title: str = "rnn-lab inspect", finds=(), initial=None,
-               figures=()) -> Path:
+               figures=(), extra=None) -> Path:
     """Write index.html and its data scripts into `folder` (made if missing); index.html comes
     last, so a page never points at data that is not there yet. Returns its path.
 
-    `figures`: (file name in `folder`, caption) pairs shown under the text."""
+    `figures`: (file name in `folder`, caption) pairs shown under the text; `extra`: see
+    `page_meta`."""
     folder = output_folder(folder)
-    page = render(acts, title, finds, initial, figures)
+    page = render(acts, title, finds, initial, figures, extra)
     output_folder(folder / "data", "data folder")
     for layer in range(len(acts.layers)):
         output_folder(folder / "data" / f"l{layer}", "data folder")

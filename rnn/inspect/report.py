@@ -1,4 +1,4 @@
-"""Gradient flow of a character model over a stretch of text, measured and written out:
+"""Gradient flow of a model of tokens over a stretch of text, measured and written out:
 connectivity, per-step contributions and the Jacobian chain, as arrays and as plots."""
 
 from __future__ import annotations
@@ -19,20 +19,26 @@ GRADIENT_FILES = ("gradients.npz", "connectivity.png", "contributions.png", "jac
 
 @dataclass
 class GradientFlow:
-    """The three measurements over `text` (the characters read; the loss predicts each next
-    one)."""
+    """The three measurements over `text`, the tokens read: characters (a str), the loss
+    predicting each next one; or words (a tuple), the loss naming the answer at the last."""
 
-    text: str
+    text: str | tuple[str, ...]
     connectivity: Connectivity
     contributions: Contributions
     chain: JacobianChain
 
+    @property
+    def token_name(self) -> str:
+        return "character" if isinstance(self.text, str) else "word"
+
     def arrays(self) -> dict[str, np.ndarray]:
         """What `gradients.npz` holds: the text, `connectivity` (T, T) and `by_lag`,
         `contrib/<weight>` (T, *shape) with `contrib_norms` (weights, T) and `full/<weight>`,
-        `jacobians` (T, S, S), `log_singular_values` (T, S) and `lyapunov` (S,)."""
-        out = {"text": np.array([ord(c) for c in self.text], dtype=np.uint32),
-               "connectivity": self.connectivity.matrix,
+        `jacobians` (T, S, S), `log_singular_values` (T, S) and `lyapunov` (S,). The
+        tokens read are `text` (code points) or `words` (strings)."""
+        read = ({"text": np.array([ord(c) for c in self.text], dtype=np.uint32)}
+                if isinstance(self.text, str) else {"words": np.array(self.text, dtype=str)})
+        out = {**read, "connectivity": self.connectivity.matrix,
                "connectivity_by_lag": self.connectivity.by_lag(),
                "contrib_names": np.array(self.contributions.names),
                "contrib_norms": self.contributions.norms(),
@@ -50,10 +56,12 @@ class GradientFlow:
         T = len(M)
         lam = self.chain.lyapunov()
         logs = self.chain.log_singular_values()
+        start = self.text[:30] if isinstance(self.text, str) else " ".join(self.text[:8])
+        token = self.token_name
         return [
-            f"gradient flow over {T} characters {self.text[:30]!r}...:",
+            f"gradient flow over {T} {token}s {start!r}...:",
             f"  connectivity ||dh_t/dx_s||: {np.mean(np.diag(M)):.3g} at lag 0 (mean), "
-            f"{M[-1, 0]:.3g} from the first to the last character",
+            f"{M[-1, 0]:.3g} from the first to the last {token}",
             f"  per-step contributions sum to the gradient within "
             f"{self.contributions.max_sum_error():.1e} (loss {self.contributions.loss:.4f})",
             f"  state Jacobian: largest singular value of ds_T/ds_(T-k) "
@@ -62,15 +70,24 @@ class GradientFlow:
         ]
 
 
-def gradient_flow(model, vocab, text: str) -> GradientFlow:
-    """Measure the gradient flow of a CharModel over `text` (at least 2 characters): each of
-    text[:-1] is read, the loss is the cross-entropy of the next one."""
-    if len(text) < 2:
-        raise DataError("gradient flow needs at least 2 characters of text")
-    ids = vocab.encode(text)
-    read = text[:-1]
-    return GradientFlow(read, connectivity(model, ids[:-1], read),
-                        contributions(model, ids[:-1], ids[1:]), jacobian_chain(model, ids[:-1]))
+def gradient_flow(model, vocab, text, answer: int | None = None) -> GradientFlow:
+    """Measure the gradient flow of a model of tokens over `text`. A character model (no
+    `answer`; at least 2 characters): each of text[:-1] is read, the loss is the
+    cross-entropy of the next one. A model that names a class (the born-in model): every
+    token of `text` (words, or characters) is read, the loss is the cross-entropy of class
+    `answer` at the last one."""
+    if answer is None:
+        if len(text) < 2:
+            raise DataError("gradient flow needs at least 2 characters of text")
+        ids = vocab.encode(text)
+        read, ids, targets = text[:-1], ids[:-1], ids[1:]
+    else:
+        if len(text) < 1:
+            raise DataError("gradient flow needs at least 1 token of text")
+        read = text if isinstance(text, str) else tuple(text)
+        ids, targets = vocab.encode(read), answer
+    return GradientFlow(read, connectivity(model, ids, read), contributions(model, ids, targets),
+                        jacobian_chain(model, ids))
 
 
 def write_gradient_flow(flow: GradientFlow, folder) -> list[tuple[str, str]]:
@@ -79,15 +96,15 @@ def write_gradient_flow(flow: GradientFlow, folder) -> list[tuple[str, str]]:
     folder = Path(folder)
     with replacing(folder / "gradients.npz", "gradients") as tmp, open(tmp, "wb") as f:
         np.savez(f, **flow.arrays())
-    T = len(flow.text)
+    T, token = len(flow.text), flow.token_name
     plot_connectivity(flow.connectivity.matrix, folder / "connectivity.png", flow.text,
-                      f"connectivity log10 ||∂h_t/∂x_s|| over {T} characters")
+                      f"connectivity log10 ||∂h_t/∂x_s|| over {T} {token}s")
     plot_contributions(flow.contributions.norms(), flow.contributions.names,
                        folder / "contributions.png", flow.text,
-                       "each step's contribution to ∂L/∂W (they sum to the gradient)")
+                       "each step's contribution to ∂L/∂W (they sum to the gradient)", token)
     plot_jacobian_spectra({flow.chain.cell: flow.chain}, folder / "jacobian.png",
-                          f"the state Jacobian along {T} characters")
-    return [("connectivity.png", "Connectivity: how strongly each character read (across) "
+                          f"the state Jacobian along {T} {token}s")
+    return [("connectivity.png", f"Connectivity: how strongly each {token} read (across) "
              "moves the last layer's h_t (down), ||∂h_t/∂x_s||, measured exactly."),
             ("contributions.png", "Per-step contributions to each recurrent weight's "
              "gradient (RNNbow): they sum to the full gradient."),

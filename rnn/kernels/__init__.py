@@ -26,7 +26,7 @@ from autograd_lite.ops import apply
 from autograd_lite.tensor import Tensor
 from rnn.kernels.gru import FUSED_GRU
 from rnn.kernels.lstm import FUSED_CIFG, FUSED_LSTM, FUSED_PEEPHOLE
-from rnn.kernels.rnn import FUSED_RNN
+from rnn.kernels.rnn import FUSED_RNN, FUSED_RNN_RELU
 from rnn.kernels.select import fused_path, numba_installed, use
 
 # The kernels whose per-step elementwise work has a numba version (rnn.kernels.jit); the others
@@ -40,7 +40,7 @@ def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
     Returns (outputs (T, B, H), final state tuple of (B, H) Tensors): one fused node, then
     indexing nodes that slice it.
     """
-    op = type(cell).fused_kernel()
+    op = cell.fused_op()
     if op is None:
         raise TypeError(f"{type(cell).__name__} declares no fused kernel")
     T = x.shape[0]
@@ -52,5 +52,5 @@ def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
     return packed[:T], (packed[T - 1], *(packed[T + k] for k in range(len(state) - 1)))
 
 
-__all__ = ["FUSED_CIFG", "FUSED_GRU", "FUSED_LSTM", "FUSED_PEEPHOLE", "FUSED_RNN", "JIT_KERNELS",
-           "fused_path", "numba_installed", "run_fused", "use"]
+__all__ = ["FUSED_CIFG", "FUSED_GRU", "FUSED_LSTM", "FUSED_PEEPHOLE", "FUSED_RNN",
+           "FUSED_RNN_RELU", "JIT_KERNELS", "fused_path", "numba_installed", "run_fused", "use"]

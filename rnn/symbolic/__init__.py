@@ -19,7 +19,7 @@ from rnn.symbolic.compiled import (
     reference_forward,
     reference_loss,
 )
-from rnn.symbolic.core import Var, delta, sigmoid, sigmoid_prime, tanh_prime
+from rnn.symbolic.core import Var, delta, relu, relu_prime, sigmoid, sigmoid_prime, tanh_prime
 from rnn.symbolic.crosscheck import CrossCheck, cross_check, engine_gradients
 from rnn.symbolic.derive import Derivation, LocalDerivative, derivation, derive_cell, textbook_diff
 from rnn.symbolic.paths import (
@@ -36,9 +36,10 @@ from rnn.symbolic.vjp import RuleCheck, VJPRule, check_engine_ops, check_op_tabl
 
 
 def clear_caches() -> None:
-    """Forget every traced spec, derivation and compiled cell (and the derived σ', tanh')."""
+    """Forget every traced spec, derivation and compiled cell (and the derived σ', tanh',
+    relu')."""
     for fn in (_trace_module._spec, _derive_module._derivation, _compiled_module._compiled,
-               sigmoid_prime, tanh_prime):
+               sigmoid_prime, tanh_prime, relu_prime):
         fn.cache_clear()
 
 
@@ -49,7 +50,7 @@ __all__ = [
     "clear_caches", "cross_check", "delta", "derivation", "derivation_latex", "derivation_markdown",
     "derivation_pretty", "derive_cell", "engine_gradients", "finite_difference_grads",
     "forward", "init_params", "lstm_backward_step", "naive_route", "param_shapes",
-    "path_magnitudes", "path_table", "random_problem",
+    "path_magnitudes", "path_table", "random_problem", "relu", "relu_prime",
     "reference_forward", "reference_loss", "rnn_jacobian", "rnn_path", "sigmoid",
     "sigmoid_prime", "state_path", "tanh_prime", "textbook_diff", "unrolled",
     "unrolled_gradients", "vjp_rules",

@@ -32,7 +32,7 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-_MODULES = [{"sigmoid": _sigmoid}, "numpy"]
+_MODULES = [{"sigmoid": _sigmoid, "relu": lambda x: np.maximum(x, 0.0)}, "numpy"]
 
 
 def param_shapes(cell, H: int, D: int) -> dict[str, tuple[int, ...]]:

@@ -1,5 +1,5 @@
 """The symbolic vocabulary: scalar symbols that print as papers write them, deltas, and the
-two activations with derivatives derived from their definitions.
+activations (sigmoid, tanh, relu) with derivatives derived from their definitions.
 """
 
 from __future__ import annotations
@@ -86,6 +86,32 @@ class sigmoid(sp.Function):  # lower case, like sympy.tanh
 
     def _pretty(self, printer):
         return printer._print_Function(self, func_name="σ")
+
+
+@functools.cache
+def relu_prime() -> tuple[sp.Symbol, sp.Expr]:
+    """(r, relu'(x) written in the output r = relu(x)), derived from relu(x) = x for x > 0,
+    else 0: SymPy differentiates the branches, and x > 0 exactly where r > 0. At the kink it
+    is 0, as the engine's relu."""
+    x, r = sp.Symbol("x", real=True), sp.Symbol("r", real=True)
+    d = sp.diff(sp.Piecewise((x, x > 0), (0, True)), x)  # Piecewise((1, x > 0), (0, True))
+    return r, d.subs(x, r)
+
+
+class relu(sp.Function):
+    """The rectifier relu(x) = max(x, 0); `fdiff` uses the derived relu' (1 where the output
+    is positive, else 0)."""
+
+    def fdiff(self, argindex=1):
+        r, d = relu_prime()
+        return d.xreplace({r: self})
+
+    def _eval_rewrite_as_Piecewise(self, x, **kwargs):
+        return sp.Piecewise((x, x > 0), (0, True))
+
+    def _latex(self, printer, exp=None):
+        power = "" if exp is None else f"^{{{exp}}}"
+        return rf"\operatorname{{relu}}{power}\left({printer._print(self.args[0])}\right)"
 
 
 # ------------------------------------------------------------------------------------------

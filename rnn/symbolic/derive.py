@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from rnn.cells import cell_class
-from rnn.symbolic.core import Var, delta, dh, evaluated, sigmoid
+from rnn.symbolic.core import Var, delta, dh, evaluated, relu, sigmoid
 from rnn.symbolic.trace import (
     CellSpec,
     cell_spec,
@@ -79,7 +79,8 @@ class Derivation:
 
 def textbook_diff(expr: sp.Expr, wrt: Var) -> sp.Expr:
     """∂expr/∂wrt by the textbook rules, structurally: sums, products, σ' = σ(1 - σ),
-    tanh' = 1 - tanh², exp' = exp. Independent of `sp.diff` and the derived σ'."""
+    tanh' = 1 - tanh², exp' = exp, relu' = 1 where relu > 0 else 0. Independent of `sp.diff`
+    and the derived σ', relu'."""
     if expr == wrt:
         return sp.S.One
     if wrt not in expr.free_symbols:
@@ -99,6 +100,8 @@ def textbook_diff(expr: sp.Expr, wrt: Var) -> sp.Expr:
         return (1 - expr**2) * inner
     if isinstance(expr, sp.exp):
         return expr * inner
+    if isinstance(expr, relu):
+        return sp.Piecewise((1, expr > 0), (0, True)) * inner
     raise NotImplementedError(f"no textbook rule for {expr.func}")
 
 

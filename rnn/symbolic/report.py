@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from rnn.symbolic.core import Var, delta, h_prev, sigmoid_prime, tanh_prime
+from rnn.symbolic.core import Var, delta, h_prev, relu, relu_prime, sigmoid_prime, tanh_prime
 from rnn.symbolic.derive import Derivation, derivation
 from rnn.symbolic.paths import path_magnitudes, path_table, rnn_path, state_path
 from rnn.symbolic.trace import Linear, source_delta, state_prev
@@ -80,6 +80,11 @@ def sections(d: Derivation) -> list[Section]:
               "σ = σ(x): derived from σ(x) = 1/(1 + e^-x) at x = σ⁻¹(σ)"),
              (_show(r"\tanh'(x)", "tanh'(x)"), dt.xreplace({t: tanh_out}),
               "tanh = tanh(x): derived from (e^x - e^-x)/(e^x + e^-x) at x = tanh⁻¹(tanh)")]
+    if any(e.has(relu) for _, e in d.equations):
+        r, dr = relu_prime()
+        local.append((_show(r"\operatorname{relu}'(x)", "relu'(x)"),
+                      dr.xreplace({r: _show(r"\operatorname{relu}", "relu")}),
+                      "relu = relu(x): derived from relu(x) = x for x > 0, else 0"))
     for ld in d.local:
         local.append((_partial(ld.node, ld.wrt), ld.derived, "✓" if ld.verified else "unchecked"))
     for lhs_l, lhs_p, derived, _, ok in d.extra:

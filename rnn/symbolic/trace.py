@@ -2,7 +2,7 @@
 tensors, and its recorded graph is translated node by node into SymPy.
 
 `[h_{t-1}, x_t] @ W_g + b_g` becomes the unit's pre-activation symbol a_g (a `Linear`);
-sigmoid, tanh, exp, `*`, `+`, `-` become their SymPy forms; a node whose label is a name
+sigmoid, tanh, exp, relu, `*`, `+`, `-` become their SymPy forms; a node whose label is a name
 (`f_t`, `c~_t`, `â_f`) becomes an equation with that symbol, and other nodes are inlined.
 """
 
@@ -17,7 +17,7 @@ import sympy as sp
 
 from autograd_lite.tensor import Tensor
 from rnn.cells import cell_class
-from rnn.symbolic.core import Var, latex_of, pretty_of, sigmoid
+from rnn.symbolic.core import Var, latex_of, pretty_of, relu, sigmoid
 
 # Symbol names that differ from the label. The candidate cell sorts as g (its letter in
 # papers and code) in printed products; the "~" keeps its name apart from a gate a cell
@@ -139,7 +139,7 @@ def _add(*args):
     return sp.Add(*args, evaluate=False)
 
 
-_UNARY = {"sigmoid": sigmoid, "tanh": sp.tanh, "exp": sp.exp}
+_UNARY = {"sigmoid": sigmoid, "tanh": sp.tanh, "exp": sp.exp, "relu": relu}
 
 
 class _Tracer:

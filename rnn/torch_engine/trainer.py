@@ -161,7 +161,7 @@ class TorchTrainer:
         where = f"PyTorch on {self.device.type}"
         if self.world > 1:
             where += f", {self.world} processes of {_shard_size(c.batch, self.world)}"
-        return f"{c.cell} (hidden {c.hidden}, {where}) on {c.task}"
+        return f"{c.cell} (hidden {c.hidden}, {where}{c.init_words()}) on {c.task}"
 
     def _loop(self, steps):
         record = self.record

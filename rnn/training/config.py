@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn.cells import cell_names
-from rnn.checkpoint import Checkpoint, CheckpointError
-from rnn.errors import UserError
+from rnn import tasks
+from rnn.cells import cell_class, cell_names, check_init
+from rnn.checkpoint import Checkpoint, CheckpointError, check_kind
+from rnn.errors import InitError, UserError
 
 TASKS = ("adding", "copy", "reber", "text")
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -23,12 +24,21 @@ _FIELD_TYPES = {"task": (str,), "cell": (str,), "hidden": (int,), "layers": (int
                 "seed": (int,), "dtype": (str,), "val_every": (int,), "val_size": (int,),
                 "text": (str,), "text_sha256": (str,), "val_fraction": (float, int),
                 "embedding": (int,), "forget_bias": (float, int), "fused": (bool,),
-                "compile": (bool,)}
+                "compile": (bool,), "init": (str,), "t_max": (int, float)}
 
 # Sequence length per task when --seq-len is not given (for copy it is the delay).
 DEFAULT_SEQ_LEN = {"adding": 50, "copy": 20, "reber": 0, "text": 64}
 MAX_LAYERS = 100  # a deeper stack takes minutes per step; the memory limit bounds the rest
 MAX_SEED = 2**63 - 1
+
+
+def task_length(task: str, seq_len: int) -> int | None:
+    """The length of the sequences a task's model reads, chrono's default T_max: adding
+    --seq-len, copy its delay plus data and recall, text --seq-len (the truncated BPTT
+    window); None for reber, whose strings each have their own length."""
+    if task == "copy":
+        return tasks.copy_memory_length(seq_len)
+    return None if task == "reber" else seq_len
 
 
 @dataclass
@@ -60,11 +70,30 @@ class TrainConfig:
     # the Trainer stores what it chose (on for the readable graph when batches keep their
     # shapes; the fused kernel is fast already).
     compile: bool | None = None
+    # The initialisation (rnn.cells.init_names()); None: the cell's default, stored resolved,
+    # so a checkpoint names it (one written before inits existed reads as the default,
+    # "uniform"). t_max is chrono's longest expected dependency; None: the task's length.
+    init: str | None = None
+    t_max: int | float | None = None
 
     def __post_init__(self):
         if self.seq_len is None:
             self.seq_len = DEFAULT_SEQ_LEN.get(self.task, 50)
         self.validate()
+        self._resolve_init()
+
+    def _resolve_init(self) -> None:
+        """Fill in the cell's default init and chrono's T_max (the task's length); InitError
+        (a usage error) for an init that does not fit the cell."""
+        if self.init is None:
+            self.init = cell_class(self.cell).DEFAULT_INIT
+        if self.init == "chrono" and self.t_max is None:
+            self.t_max = task_length(self.task, self.seq_len)
+            if self.t_max is None:
+                raise InitError(f"init chrono on --task {self.task} needs --init-tmax N (the "
+                                f"longest dependency expected): its sequences have no fixed "
+                                f"length")
+        check_init(self.cell, self.init, self.t_max)
 
     def validate(self) -> None:
         """Raise UserError for values no run can use."""
@@ -119,6 +148,12 @@ class TrainConfig:
         if self.task != "text" and self.text:
             raise UserError(f"--text is only used with --task text (got --task {self.task})")
 
+    def init_words(self) -> str:
+        """", init chrono T_max 50" for a run's log line; "" for the cell's default init."""
+        if self.init == cell_class(self.cell).DEFAULT_INIT:
+            return ""
+        return f", init {self.init}" + (f" T_max {self.t_max:g}" if self.init == "chrono" else "")
+
     def to_dict(self) -> dict:
         """The config as a JSON-ready dict."""
         return dataclasses.asdict(self)
@@ -135,6 +170,7 @@ class TrainConfig:
     @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint) -> "TrainConfig":
         """The config a checkpoint holds; CheckpointError if it is not a valid one."""
+        check_kind(ckpt, "train", "rnn-lab inspect opens it")
         saved = dict(ckpt.config)
         # Checkpoints written before rnn-lab kept a text's name and hash held its absolute
         # path, and could hold options that had no effect (momentum with Adam, an embedding

@@ -27,18 +27,20 @@ class CharModel(nn.Module):
     """Per-step classifier over a token vocabulary: tokens -> recurrent layer -> logits.
 
     Tokens enter one-hot (`embedding_dim=0`) or through a learned embedding. Used for
-    characters (char-rnn), copy-memory symbols and Reber-grammar symbols.
+    characters (char-rnn), copy-memory symbols and Reber-grammar symbols. `init` and `t_max`
+    choose the recurrent layer's initialisation (`rnn.cells.init_names()`).
     """
 
     def __init__(self, vocab_size, hidden_size, cell="lstm", num_layers=1, embedding_dim=0,
-                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None):
+                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None, init=None,
+                 t_max=None):
         rng = np.random.default_rng(rng)  # a Generator passes through as itself
         self.vocab_size, self.dtype = vocab_size, np.dtype(dtype)
         self.embed = (nn.Embedding(vocab_size, embedding_dim, dtype=dtype, rng=rng)
                       if embedding_dim else None)
         self.layer = make_layer(cell, embedding_dim or vocab_size, hidden_size,
                                 num_layers=num_layers, dtype=dtype, fused=_fused(cell, fused),
-                                forget_bias=forget_bias, rng=rng)
+                                forget_bias=forget_bias, rng=rng, init=init, t_max=t_max)
         self.decoder = nn.Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         # One-hot vectors are the rows of the identity, picked by an op: the ids stay an input
         # of the graph, so a compiled step reads new ids at every call.
@@ -54,15 +56,17 @@ class CharModel(nn.Module):
 
 
 class RegressionModel(nn.Module):
-    """Sequence -> recurrent layer -> Linear on the last output (the adding problem)."""
+    """Sequence -> recurrent layer -> Linear on the last output (the adding problem); `init`
+    and `t_max` choose the recurrent layer's initialisation."""
 
     def __init__(self, input_size, hidden_size, cell="lstm", output_size=1, num_layers=1,
-                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None):
+                 dtype=np.float64, fused=True, forget_bias=1.0, rng=None, init=None,
+                 t_max=None):
         rng = np.random.default_rng(rng)  # a Generator passes through as itself
         self.dtype = np.dtype(dtype)
         self.layer = make_layer(cell, input_size, hidden_size, num_layers=num_layers,
                                 dtype=dtype, fused=_fused(cell, fused), forget_bias=forget_bias,
-                                rng=rng)
+                                rng=rng, init=init, t_max=t_max)
         self.decoder = nn.Linear(hidden_size, output_size, dtype=dtype, rng=rng)
 
     def forward(self, x, state=None):
@@ -74,7 +78,7 @@ class RegressionModel(nn.Module):
 def make_model(config: TrainConfig, vocab_size: int | None = None, rng=None):
     """The model for `config`'s task (`vocab_size` is needed for text only)."""
     common = dict(dtype=DTYPES[config.dtype], fused=config.fused,
-                  forget_bias=config.forget_bias,
+                  forget_bias=config.forget_bias, init=config.init, t_max=config.t_max,
                   rng=np.random.default_rng([config.seed, 0]) if rng is None else rng)
     if config.task == "adding":
         return RegressionModel(2, config.hidden, config.cell, 1, config.layers, **common)

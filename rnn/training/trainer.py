@@ -268,7 +268,7 @@ class Trainer:
         layer = getattr(self.model, "layer", None)
         path = "" if layer is None or layer.runs_fused else ", readable graph"
         path += ", compiled" if self.compile else ""
-        return f"{c.cell} (hidden {c.hidden}{path}) on {c.task}"
+        return f"{c.cell} (hidden {c.hidden}{path}{c.init_words()}) on {c.task}"
 
     def _loop(self, steps, flag):
         # The run's last step is always validated; an intermediate target (fit(k) of a
