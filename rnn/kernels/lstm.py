@@ -167,7 +167,7 @@ def _lstm_factors(G, C, TC):
 
 def _cifg_factors(G, C, TC):
     """Local factors (tanh(c) o', (c_{t-1} - c~) f', (1 - f)(1 - c~²)) of all steps."""
-    T, B, H = TC.shape
+    T, _, H = TC.shape
     M = workspace.empty(G.shape, G.dtype)
     _sigmoid_factors(M, G, 2 * H)
     f, c_tilde = G[..., H : 2 * H], G[..., 2 * H :]
