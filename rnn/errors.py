@@ -21,3 +21,8 @@ class OutputError(UserError):
 class ResourceError(UserError):
     """A run that would need more memory (or time) than allowed; the message gives the
     estimate, the limit and how to change it."""
+
+
+class ClusterError(UserError):
+    """A Dask cluster that cannot be used: unreachable, without workers, running another
+    rnn-lab, or losing one job's workers again and again; the message names the address."""
