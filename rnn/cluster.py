@@ -106,25 +106,35 @@ def connect_client(address: str, timeout: float = 10.0):
         except TimeoutError:
             raise ClusterError(f"the Dask scheduler at {address} has no workers after "
                                f"{timeout:g} s (start one with `dask worker {address}`)") from None
-        check_workers(client, address)
+        check_cluster(client, address)
     except BaseException:
         client.close()
         raise
     return client
 
 
-def check_workers(client, address: str) -> None:
-    """Raise ClusterError unless every worker runs this process's `identity()`."""
+def check_cluster(client, address: str) -> None:
+    """Raise ClusterError unless the scheduler (which unpickles the jobs) and every worker
+    run this process's `identity()`."""
     expected = identity()
-    found = client.run(identity, on_error="return")  # {worker address: identity or error}
-    bad = sorted((worker, value) for worker, value in found.items() if value != expected)
+    try:
+        found = {"the scheduler": client.run_on_scheduler(identity)}
+    except Exception as exc:  # noqa: BLE001 - the scheduler cannot unpickle rnn.cluster
+        found = {"the scheduler": exc}
+    found |= client.run(identity, on_error="return")  # {worker address: identity or error}
+    bad = [(where, value) for where, value in found.items() if value != expected]
     if bad:
-        worker, value = bad[0]
-        what = (f"cannot run rnn-lab ({type(value).__name__}: {value})"
+        where, value = bad[0]
+        what = (f"cannot run this rnn-lab ({value})"
                 if isinstance(value, BaseException) else f"runs {value}")
-        raise ClusterError(f"{len(bad)} of {len(found)} workers of {address} differ from this "
-                           f"process ({expected}): {worker} {what}; install the same rnn-lab "
-                           "on every worker")
+        workers = sum(where != "the scheduler" for where, _ in bad)
+        who = [f"{workers} of {len(found) - 1} workers"] if workers else []
+        if "the scheduler" in dict(bad):
+            who.insert(0, "the scheduler")
+        verb = "differs" if len(bad) == 1 else "differ"
+        raise ClusterError(f"{' and '.join(who)} at {address} {verb} from this process "
+                           f"({expected}): {where} {what}; install the same rnn-lab on the "
+                           "scheduler and every worker")
 
 
 def run_jobs_dask(fn, jobs, address: str, on_result, progress=None, unit: str = "run",

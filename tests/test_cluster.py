@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 from rnn import cluster
@@ -54,10 +55,18 @@ def kill_own_worker(x):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+# LocalCluster closes a worker's nanny for good when the worker is still missing 15 s after
+# it died (lost-worker-timeout): after kills 15 s apart, that can strike a worker that is
+# restarting. A worker that dies while holding a result can delay that result by the connect
+# timeout (30 s by default): 5 s keeps the tests short.
+CONFIG = {"distributed.deploy.lost-worker-timeout": "1h", "distributed.comm.timeouts.connect": "5s"}
+
+
 @pytest.fixture(scope="module")
 def local_cluster():
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=":0", silence_logs=QUIET) as lc:
+    with dask.config.set(CONFIG), \
+            distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                     dashboard_address=":0", silence_logs=QUIET) as lc:
         yield lc
 
 
@@ -168,10 +177,26 @@ def test_workers_running_another_rnn_lab_are_refused(client, local_cluster, tmp_
     monkeypatch.setattr(cluster, "SOURCES", (tmp_path / "rnn",))  # in this process only
     cluster.identity.cache_clear()
     try:
-        with pytest.raises(ClusterError, match="2 of 2 workers .* differ from this process"):
+        with pytest.raises(ClusterError, match="^2 of 2 workers at tcp://.* differ from this"):
             run_jobs_dask(square, range(3), local_cluster.scheduler_address, print)
     finally:
         cluster.identity.cache_clear()
+
+
+class SchedulerWithoutRnnLab:
+    """A client whose scheduler cannot unpickle rnn.cluster (installed on the workers only)."""
+
+    def run_on_scheduler(self, fn):
+        raise ModuleNotFoundError("No module named 'rnn'")
+
+    def run(self, fn, on_error):
+        return {"tcp://10.0.0.1:4000": fn(), "tcp://10.0.0.2:4000": fn()}
+
+
+def test_a_scheduler_without_this_rnn_lab_is_refused():
+    with pytest.raises(ClusterError, match=r"^the scheduler at tcp://h:1 differs .*: the scheduler "
+                                           r"cannot run this rnn-lab \(No module named 'rnn'\)"):
+        cluster.check_cluster(SchedulerWithoutRnnLab(), "tcp://h:1")
 
 
 def test_a_worker_that_joins_later_with_another_rnn_lab_refuses_its_jobs(client):
