@@ -197,12 +197,18 @@ def _submit_and_gather(client, fn, jobs, done, address, unit, retries) -> None:
                         f"{address} that died while it was on them (the last "
                         f"{exc.last_worker.address}); it may be what kills them (memory?)"
                     ) from None
-                future.retry()  # the same key: the scheduler runs it again, once
+                try:
+                    future.retry()  # the same key: the scheduler runs it again, once
+                except Exception as err:  # noqa: BLE001 - the scheduler is gone
+                    raise ClusterError(f"lost the Dask scheduler at {address} ({err})") from None
                 finished.add(future)
                 continue
-            except FutureCancelledError as exc:  # not by us: the scheduler forgot it
-                raise ClusterError(f"{unit} {number[future.key]} was cancelled by the Dask "
-                                   f"scheduler at {address} ({exc.reason})") from None
+            except FutureCancelledError as exc:  # not by us
+                what = (f"lost the Dask scheduler at {address}"
+                        if exc.reason == "scheduler-connection-lost" else
+                        f"the Dask scheduler at {address} cancelled it ({exc.reason})")
+                raise ClusterError(f"{what} before {unit} {number[future.key]} of {len(jobs)} "
+                                   "finished") from None
             del pending[future.key]
             future.release()
             done(result)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -260,6 +261,25 @@ def test_a_job_that_kills_every_worker_it_runs_on_ends_the_run(client, local_clu
     with pytest.raises(ClusterError, match=r"run 0 of 1 lost 2 workers of tcp://"):
         run_jobs_dask(kill_own_worker, [0], local_cluster.scheduler_address, print,
                       retries=1)
+
+
+def test_losing_the_scheduler_ends_the_run_with_one_line():
+    seen = []
+    # its worker, left without a scheduler, tries to reconnect for the connect timeout
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            distributed.LocalCluster(n_workers=1, processes=False, protocol="tcp",
+                                     dashboard_address=":0", silence_logs=QUIET) as doomed:
+
+        def on_result(result):
+            if not seen:
+                threading.Thread(target=doomed.sync, args=(doomed.scheduler.close,)).start()
+            seen.append(result)
+
+        with pytest.raises(ClusterError, match=r"^lost the Dask scheduler at tcp://\S+ before "
+                                               r"run \d+ of 20 finished$"):
+            run_jobs_dask(time.sleep, [0.2] * 20, doomed.scheduler_address, on_result,
+                          timeout=5.0)
+    assert 0 < len(seen) < 20
 
 
 def test_sigterm_cancels_the_jobs_left_and_closes_the_client(client, local_cluster):
