@@ -16,7 +16,7 @@ import uuid
 import numpy as np
 
 import autograd_lite
-from rnn.errors import ClusterError
+from rnn.errors import ClusterAddressError, ClusterError
 from rnn.interrupts import sigterm_as_interrupt
 from rnn.pool import progress_bar
 
@@ -77,7 +77,7 @@ def _reach(address: str, timeout: float) -> None:
         try:
             thread.submit(asyncio.run, _handshake(address, timeout)).result()
         except ValueError as exc:
-            raise ClusterError(f"scheduler address {address!r}: {exc} "
+            raise ClusterAddressError(f"scheduler address {address!r}: {exc} "
                                "(expected e.g. tcp://HOST:8786)") from None
         except TimeoutError:  # connected, but nothing answered as Dask does
             raise ClusterError(f"no Dask scheduler answered at {address} within "
@@ -142,17 +142,22 @@ def run_jobs_dask(fn, jobs, address: str, on_result, progress=None, unit: str = 
     """Call `fn(job)` for every job on the Dask cluster whose scheduler is at `address`;
     `on_result(result)` runs here as each finishes. The twin of `rnn.pool.run_jobs`.
 
-    `fn` must be a module-level function that the workers can import: they run the same
-    rnn-lab (and NumPy) as this process, which is checked. Connecting and finding a worker
+    `fn` must be a module-level function that the workers can import: the scheduler and the
+    workers run the same rnn-lab (and NumPy) as this process, which is checked (a mismatch is
+    a ClusterError, a malformed address a ClusterAddressError). Connecting and finding a worker
     are each bounded by `timeout` s. A worker that dies has its jobs run again: the scheduler
     reruns them on another worker; a job whose workers died more often than the scheduler
     allows (its `allowed-failures`) fails with KilledWorker and is resubmitted under the same
     key (never running twice at once) up to `retries` times more, then a ClusterError ends
-    the run. Any other exception from a job is `fn`'s own and propagates unchanged, at once.
+    the run. Any other exception a job raised (its future erred) is `fn`'s own and propagates
+    unchanged, at once; a lost scheduler, or a result that cannot be fetched, is a ClusterError.
     A tqdm bar counts the jobs when `progress` is true (None: when stderr is a terminal).
     Ctrl-C or SIGTERM (KeyboardInterrupt, `Terminated`) or an error cancels the jobs not yet
     done and closes the client (a job already running on a worker finishes there, unseen).
     """
+    if not timeout > 0 or retries < 0:
+        raise ValueError(f"run_jobs_dask: timeout must be > 0 s and retries >= 0, not "
+                         f"{timeout!r} and {retries!r}")
     if distributed is None:
         raise ClusterError(INSTALL)
     jobs = list(jobs)
@@ -209,6 +214,13 @@ def _submit_and_gather(client, fn, jobs, done, address, unit, retries) -> None:
                         f"the Dask scheduler at {address} cancelled it ({exc.reason})")
                 raise ClusterError(f"{what} before {unit} {number[future.key]} of {len(jobs)} "
                                    "finished") from None
+            except Exception as exc:
+                if future.status == "error":  # the job raised it: fn's own error
+                    raise
+                # the job finished but its result could not be fetched: the scheduler is gone
+                raise ClusterError(f"lost the Dask scheduler at {address} before {unit} "
+                                   f"{number[future.key]} of {len(jobs)} finished "
+                                   f"({type(exc).__name__})") from None
             del pending[future.key]
             future.release()
             done(result)

@@ -26,3 +26,7 @@ class ResourceError(UserError):
 class ClusterError(UserError):
     """A Dask cluster that cannot be used: unreachable, without workers, running another
     rnn-lab, or losing one job's workers again and again; the message names the address."""
+
+
+class ClusterAddressError(ClusterError, UsageError):
+    """A scheduler address that is not one (an unknown scheme, no port): exit status 2."""
