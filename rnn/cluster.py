@@ -78,7 +78,7 @@ def _reach(address: str, timeout: float) -> None:
             thread.submit(asyncio.run, _handshake(address, timeout)).result()
         except ValueError as exc:
             raise ClusterAddressError(f"scheduler address {address!r}: {exc} "
-                               "(expected e.g. tcp://HOST:8786)") from None
+                                      "(expected e.g. tcp://HOST:8786)") from None
         except TimeoutError:  # connected, but nothing answered as Dask does
             raise ClusterError(f"no Dask scheduler answered at {address} within "
                                f"{timeout:g} s") from None
