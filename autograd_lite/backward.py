@@ -44,18 +44,8 @@ class Node(weakref.ref):
     def ndim(self) -> int:
         return len(self.shape)
 
-    def __getattr__(self, name):
-        # `label`, `grad`, `saved`, `stand_in`, `walked` are rarely set: a new node leaves them
-        # unset (one store fewer each, on the hot path) and they read as None until set.
-        if name in _UNSET_IS_NONE:
-            return None
-        raise AttributeError(f"'Node' object has no attribute {name!r}")
-
     def __repr__(self):
         return f"Node({self.creator.name!r}, {describe(self)})"
-
-
-_UNSET_IS_NONE = frozenset(("label", "grad", "saved", "stand_in", "walked"))
 
 
 class _Freed:
