@@ -155,15 +155,17 @@ def sweep(roots, grads, bk, inputs=None, retain_grad=False, retain_graph=False,
                     continue
                 args, out = _rule_inputs(node, g, keep_grads, create_graph, tensor_of)
             attrs = node.attrs
-            if op.saves:
-                pgs = op.vjp(bk, g, out, *args, saved=node.saved, **(attrs or {}))
-            elif attrs is None:
+            if attrs is None and not op.saves:
                 pgs = op.vjp(bk, g, out, *args)
+            elif op.saves:
+                pgs = op.vjp(bk, g, out, *args, saved=node.saved, **(attrs or {}))
+                if free:
+                    node.saved = None
             else:
                 pgs = op.vjp(bk, g, out, *args, **attrs)
             if free:  # this node's arrays have served: let them go
                 node.input_data = FREED
-                node.output = node.saved = None
+                node.output = None
             unbroadcast = op.broadcasts
             newest = None  # the newest input that got its first gradient just now
             for p, pg in zip(node.inputs, pgs):

@@ -277,6 +277,8 @@ _new = object.__new__
 _new_ref = weakref.ref.__new__
 _ref = weakref.ref
 _INT64 = (-(2**63), 2**63)  # Python ints NumPy takes as weak scalars
+_F64 = np.dtype(np.float64)
+_FLOAT64S: dict = {}  # Python floats as 0-d float64 arrays (see _float64)
 
 
 def apply(op, *inputs, **attrs) -> Tensor:
@@ -400,6 +402,7 @@ def _check_kept(op, inputs) -> None:
 def _binary(op, a, b) -> Tensor:
     # `apply` unrolled for the hot path of every +, -, *, /: two inputs, no attributes (keep
     # the two alike). A Python number stays a number (NumPy keeps the tensor's dtype: NEP 50).
+    number = 0  # which operand is a Python number: 0 none, 1 the left, 2 the right
     if isinstance(a, Tensor):
         x = a._data
         if isinstance(b, Tensor):
@@ -412,8 +415,11 @@ def _binary(op, a, b) -> Tensor:
                 b = as_tensor(b, x.dtype) if n is None else n
                 if isinstance(b, Tensor):
                     return _binary(op, a, b)
-            y = b
+            y = _FLOAT64S.get(b) if kind is float and x.dtype is _F64 else b
+            if y is None:
+                y = _float64(b)
             record = a.requires_grad
+            number = 2
     else:
         y = b._data
         kind = type(a)
@@ -422,8 +428,11 @@ def _binary(op, a, b) -> Tensor:
             a = as_tensor(a, y.dtype) if n is None else n
             if isinstance(a, Tensor):
                 return _binary(op, a, b)
-        x = a
+        x = _FLOAT64S.get(a) if kind is float and y.dtype is _F64 else a
+        if x is None:
+            x = _float64(a)
         record = b.requires_grad
+        number = 1
     try:
         out = op.forward(x, y)
     except ValueError as exc:
@@ -439,15 +448,15 @@ def _binary(op, a, b) -> Tensor:
     t.grad = None
     if record and state.grad_enabled:
         node = _new_ref(Node, t)
-        if x is a:  # a number: the op's twin skips its gradient
-            node.creator = op.number_left
-            node.inputs = (a, b._node or b)
-        elif y is b:
-            node.creator = op.number_right
-            node.inputs = (a._node or a, b)
-        else:
+        if number == 0:
             node.creator = op
             node.inputs = (a._node or a, b._node or b)
+        elif number == 1:  # a number: the op's twin skips its gradient
+            node.creator = op.number_left
+            node.inputs = (a, b._node or b)
+        else:
+            node.creator = op.number_right
+            node.inputs = (a._node or a, b)
         node.input_data = (x, y) if op.keeps_inputs else None
         node.output = out if op.keeps_output else None
         node.attrs = node.saved = node.label = node.grad = node.stand_in = node.walked = None
@@ -462,8 +471,17 @@ def _binary(op, a, b) -> Tensor:
         t._label = None
         t._seq = next_seq()
     if state.watched:
-        watch(op, out, (a, b), (x, y), None, t)
+        watch(op, out, (a, b), (a if number == 1 else x, b if number == 2 else y), None, t)
     return t
+
+
+def _float64(n: float):
+    """`n` as a read-only 0-d float64 array kept for reuse (or `n`, if not kept): beside a
+    float64 array NumPy takes one faster than a Python float, to the same result (NEP 50)."""
+    if not n or n != n or len(_FLOAT64S) >= 4096:  # (0.0 == -0.0; NaN != NaN)
+        return n
+    array = _FLOAT64S[n] = frozen(np.array(n, dtype=_F64))
+    return array
 
 
 def _matmul(a, b) -> Tensor:
