@@ -44,18 +44,8 @@ class Node(weakref.ref):
     def ndim(self) -> int:
         return len(self.shape)
 
-    def __getattr__(self, name):
-        # `label`, `grad`, `saved`, `stand_in`, `walked` are rarely set: a new node leaves them
-        # unset (one store fewer each, on the hot path) and they read as None until set.
-        if name in _UNSET_IS_NONE:
-            return None
-        raise AttributeError(f"'Node' object has no attribute {name!r}")
-
     def __repr__(self):
         return f"Node({self.creator.name!r}, {describe(self)})"
-
-
-_UNSET_IS_NONE = frozenset(("label", "grad", "saved", "stand_in", "walked"))
 
 
 class _Freed:
@@ -165,15 +155,17 @@ def sweep(roots, grads, bk, inputs=None, retain_grad=False, retain_graph=False,
                     continue
                 args, out = _rule_inputs(node, g, keep_grads, create_graph, tensor_of)
             attrs = node.attrs
-            if op.saves:
-                pgs = op.vjp(bk, g, out, *args, saved=node.saved, **(attrs or {}))
-            elif attrs is None:
+            if attrs is None and not op.saves:
                 pgs = op.vjp(bk, g, out, *args)
+            elif op.saves:
+                pgs = op.vjp(bk, g, out, *args, saved=node.saved, **(attrs or {}))
+                if free:
+                    node.saved = None
             else:
                 pgs = op.vjp(bk, g, out, *args, **attrs)
             if free:  # this node's arrays have served: let them go
                 node.input_data = FREED
-                node.output = node.saved = None
+                node.output = None
             unbroadcast = op.broadcasts
             newest = None  # the newest input that got its first gradient just now
             for p, pg in zip(node.inputs, pgs):

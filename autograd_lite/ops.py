@@ -47,7 +47,7 @@ from autograd_lite.table import (  # noqa: F401  (re-exported: the table's publi
     Op,
     defop,
 )
-from autograd_lite.tensor import ENGINE_BACKEND, Tensor, apply, as_tensor  # noqa: F401
+from autograd_lite.tensor import ENGINE_BACKEND, Tensor, apply, as_tensor, unary  # noqa: F401
 
 
 def _like(x, other) -> Tensor:
@@ -98,27 +98,27 @@ def matmul(a, b):
 
 def exp(x):
     """e ** x."""
-    return apply(EXP, x)
+    return unary(EXP, x)
 
 
 def log(x):
     """Natural logarithm."""
-    return apply(LOG, x)
+    return unary(LOG, x)
 
 
 def sigmoid(x):
     """1 / (1 + e^-x), finite at any input."""
-    return apply(SIGMOID, x)
+    return unary(SIGMOID, x)
 
 
 def tanh(x):
     """Hyperbolic tangent."""
-    return apply(TANH, x)
+    return unary(TANH, x)
 
 
 def relu(x):
     """max(x, 0)."""
-    return apply(RELU, x)
+    return unary(RELU, x)
 
 
 # -- reductions and shapes --------------------------------------------------------------------

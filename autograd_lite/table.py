@@ -29,10 +29,12 @@ class Op:
     input, with its `shape`, `ndim` and `dtype` (what un-broadcasting and reshaping need).
     `broadcasts=False` promises that the rule returns gradients of exactly the inputs' shapes
     (elementwise and shape ops), so the backward walk skips the un-broadcasting check.
+    `number_left` / `number_right`: the op a graph node records when that operand of a binary
+    op is a Python number (the same op, or a twin whose rule skips the number's gradient).
     """
 
     __slots__ = ("name", "forward", "vjp", "saves", "higher_order", "float_only", "needs",
-                 "keeps_inputs", "keeps_output", "broadcasts")
+                 "keeps_inputs", "keeps_output", "broadcasts", "number_left", "number_right")
 
     def __init__(self, name, forward, vjp, saves=False, higher_order=True, float_only=False,
                  needs="both", broadcasts=True):
@@ -45,6 +47,7 @@ class Op:
         self.keeps_inputs = needs in ("inputs", "both")
         self.keeps_output = needs in ("output", "both")
         self.broadcasts = broadcasts
+        self.number_left = self.number_right = self
 
     def __repr__(self):
         return f"Op({self.name!r})"
@@ -161,9 +164,10 @@ POW = defop("pow_tensor", np.power,
 EXP = defop("exp", np.exp, lambda bk, g, out, a: (g * out,), float_only=True, needs="output")
 LOG = defop("log", np.log, lambda bk, g, out, a: (g / a,), float_only=True, needs="inputs")
 # Activations are differentiated through their output, as papers write them.
-SIGMOID = defop("sigmoid", kernels.sigmoid, lambda bk, g, out, a: (g * out * (1 - out),),
+# (1.0, not 1: NumPy takes a Python float beside a float array faster than an int)
+SIGMOID = defop("sigmoid", kernels.sigmoid, lambda bk, g, out, a: (g * out * (1.0 - out),),
                 float_only=True, needs="output")
-TANH = defop("tanh", np.tanh, lambda bk, g, out, a: (g * (1 - out * out),), float_only=True,
+TANH = defop("tanh", np.tanh, lambda bk, g, out, a: (g * (1.0 - out * out),), float_only=True,
               needs="output")
 RELU = defop("relu", lambda a: np.maximum(a, 0), lambda bk, g, out, a: (g * (bk.raw(a) > 0),),
              float_only=True, needs="inputs")
@@ -261,6 +265,25 @@ LOGSUMEXP = defop(
     lambda bk, g, out, a, axis=-1, keepdims=False:
     (_keep_axes(g, a.shape, axis, keepdims) * bk.softmax(a, axis),), float_only=True,
     needs="inputs")
+
+
+
+def _number_twin(op, vjp) -> Op:
+    # Not in OPS: a node shows it as `op`; a trace records `op` itself.
+    twin = Op(op.name, op.forward, vjp, op.saves, op.higher_order, op.float_only, op.needs,
+              op.broadcasts)
+    twin.number_left = op.number_left
+    twin.number_right = op.number_right
+    return twin
+
+
+# A Python number needs no gradient: with one as an operand, the rule skips computing it.
+SUB.number_left = _number_twin(SUB, lambda bk, g, out, a, b: (None, -g))
+SUB.number_right = _number_twin(SUB, lambda bk, g, out, a, b: (g, None))
+MUL.number_left = _number_twin(MUL, lambda bk, g, out, a, b: (None, g * a))
+MUL.number_right = _number_twin(MUL, lambda bk, g, out, a, b: (g * b, None))
+DIV.number_left = _number_twin(DIV, lambda bk, g, out, a, b: (None, -g * out / b))
+DIV.number_right = _number_twin(DIV, lambda bk, g, out, a, b: (g / b, None))
 
 # Rules that return gradients of exactly their inputs' shapes: the walk skips un-broadcasting.
 for _op in (NEG, POW_CONST, EXP, LOG, SIGMOID, TANH, RELU, SUM, MEAN, MAX, RESHAPE, TRANSPOSE,

@@ -15,10 +15,11 @@ import numpy as np
 from autograd_lite import backward, state, table
 from autograd_lite.backward import FREED, Node
 from autograd_lite.errors import AnomalyError, GradientError, ShapeError, describe
+from autograd_lite.fields import Graphed
 from autograd_lite.kernels import total_norm
+from autograd_lite.mishaps import shape_error, watch
 from autograd_lite.state import detect_anomaly, is_grad_enabled, next_seq, no_grad
 from autograd_lite.values import (
-    Values,
     array_of,
     check_numeric,
     frozen,
@@ -27,20 +28,12 @@ from autograd_lite.values import (
     takes_dtype,
 )
 
-__all__ = ["Tensor", "Node", "as_tensor", "apply", "backprop", "ENGINE_BACKEND", "describe",
-           "total_norm", "ShapeError", "GradientError", "AnomalyError", "no_grad",
+__all__ = ["Tensor", "Node", "as_tensor", "apply", "unary", "backprop", "ENGINE_BACKEND",
+           "describe", "total_norm", "ShapeError", "GradientError", "AnomalyError", "no_grad",
            "is_grad_enabled", "detect_anomaly"]
 
 
-def _node_field(name: str, doc: str) -> property:
-    """A read-only Tensor property that reads field `name` of the tensor's Node."""
-    def get(self):
-        node = self._node
-        return None if node is None else getattr(node, name)
-    return property(get, doc=doc)
-
-
-class Tensor(Values):
+class Tensor(Graphed):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
     `Tensor(data)` copies `data` (numbers only). `.data` is read-only, so no in-place write
@@ -70,41 +63,6 @@ class Tensor(Values):
             state.tracer.copied(self, source, array)
 
     @property
-    def label(self) -> str | None:
-        node = self._node
-        return self._label if node is None else node.label
-
-    @label.setter
-    def label(self, value) -> None:
-        node = self._node
-        if node is None:
-            self._label = value
-            return
-        node.label = value
-        if value and node.output is None and node.input_data is not FREED:
-            node.output = self._data  # a named value stays readable through the graph
-
-    @property
-    def seq(self) -> int:
-        node = self._node
-        return self._seq if node is None else node.seq
-
-    @property
-    def node(self) -> Node | None:
-        """The Node that made this tensor (None for a leaf)."""
-        return self._node
-
-    creator = _node_field("creator", "The Op that made this tensor (None for a leaf).")
-    attrs = _node_field("attrs", "The op's attributes (axis=..., shape=...), or None.")
-    saved = _node_field("saved", "What a fused forward kept for its backward, or None.")
-
-    @property
-    def op(self) -> str | None:
-        """Name of the op that produced this tensor (None for a leaf)."""
-        node = self._node
-        return None if node is None else node.creator.name
-
-    @property
     def parents(self) -> tuple:
         """The inputs of the op that made this tensor, as Tensors in argument order."""
         node = self._node
@@ -116,7 +74,7 @@ class Tensor(Values):
 
     def detach(self) -> "Tensor":
         """The same values, cut from the graph (shares memory, requires no grad)."""
-        data = self.values("detach()") if self._data is None else self._data
+        data = self.values("detach()") if self._data is None else frozen(self._data)
         out = _leaf(data, self.label)
         if state.tracer is not None:
             state.tracer.detached(out, self, data)
@@ -319,23 +277,8 @@ _new = object.__new__
 _new_ref = weakref.ref.__new__
 _ref = weakref.ref
 _INT64 = (-(2**63), 2**63)  # Python ints NumPy takes as weak scalars
-
-
-def _watch(op, out, inputs, arrays, attrs, t) -> None:
-    if state.anomaly and not np.all(np.isfinite(out)):
-        # The new node has no label yet: name the op and the inputs it was given.
-        bad = "NaN" if np.any(np.isnan(out)) else "Inf"
-        names = ", ".join(describe(p) if isinstance(p, Tensor) else repr(p) for p in inputs)
-        raise AnomalyError(f"{bad} in the output of {op.name} (inputs {names})")
-    if state.tracer is not None:
-        state.tracer.op(op, inputs, arrays, attrs, t, out)
-
-
-def _shape_error(op, inputs, exc) -> ShapeError:
-    names = ", ".join(describe(t) for t in inputs)
-    if str(exc).startswith(f"{op.name}: "):  # the forward's own check: say it, then inputs
-        return ShapeError(f"{exc} (inputs {names})")
-    return ShapeError(f"{op.name}: inputs do not fit: {names} ({exc})")
+_F64 = np.dtype(np.float64)
+_FLOAT64S: dict = {}  # Python floats as 0-d float64 arrays (see _float64)
 
 
 def apply(op, *inputs, **attrs) -> Tensor:
@@ -369,7 +312,7 @@ def apply(op, *inputs, **attrs) -> Tensor:
     try:
         out = op.forward(*arrays, **attrs)
     except (ValueError, IndexError) as exc:  # (numpy's AxisError is both)
-        raise _shape_error(op, inputs, exc) from None
+        raise shape_error(op, inputs, exc) from None
     except TypeError:
         _check_kept(op, inputs)
         raise
@@ -378,7 +321,6 @@ def apply(op, *inputs, **attrs) -> Tensor:
         out, saved = out
     if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
         out = np.asarray(out)
-    out.setflags(write=False)  # (setflags: a third faster than flags.writeable = False)
     t = _new(Tensor)
     t._data = out
     t.shape = shape = out.shape
@@ -390,8 +332,8 @@ def apply(op, *inputs, **attrs) -> Tensor:
             tuple([i._node or i for i in inputs])
         node.input_data = arrays if op.keeps_inputs else None
         node.output = out if op.keeps_output else None
-        if saved is not None:
-            node.saved = saved
+        node.saved = saved
+        node.label = node.grad = node.stand_in = node.walked = None
         node.attrs = attrs or None
         node.seq = next_seq()
         node.shape = shape
@@ -404,7 +346,45 @@ def apply(op, *inputs, **attrs) -> Tensor:
         t._label = None
         t._seq = next_seq()
     if state.watched:
-        _watch(op, out, inputs, arrays, attrs or None, t)
+        watch(op, out, inputs, arrays, attrs or None, t)
+    return t
+
+
+def unary(op, x) -> Tensor:
+    """`apply(op, x)` for an op of one input and no attributes (tanh, exp, ...), unrolled for
+    the hot path (keep it alike with `apply` and `_binary`)."""
+    data = x._data if isinstance(x, Tensor) else None
+    if data is None or op.float_only and data.dtype.kind != "f":
+        return apply(op, x)  # (a number, a value not kept, an integer: the general path)
+    try:
+        out = op.forward(data)
+    except (ValueError, IndexError) as exc:
+        raise shape_error(op, (x,), exc) from None
+    if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
+        out = np.asarray(out)
+    t = _new(Tensor)
+    t._data = out
+    t.shape = shape = out.shape
+    t.grad = None
+    if x.requires_grad and state.grad_enabled:
+        node = _new_ref(Node, t)
+        node.creator = op
+        node.inputs = (x._node or x,)
+        node.input_data = (data,) if op.keeps_inputs else None
+        node.output = out if op.keeps_output else None
+        node.attrs = node.saved = node.label = node.grad = node.stand_in = node.walked = None
+        node.seq = next_seq()
+        node.shape = shape
+        node.dtype = out.dtype
+        t.requires_grad = True
+        t._node = node
+    else:
+        t.requires_grad = False
+        t._node = None
+        t._label = None
+        t._seq = next_seq()
+    if state.watched:
+        watch(op, out, (x,), (data,), None, t)
     return t
 
 
@@ -422,6 +402,7 @@ def _check_kept(op, inputs) -> None:
 def _binary(op, a, b) -> Tensor:
     # `apply` unrolled for the hot path of every +, -, *, /: two inputs, no attributes (keep
     # the two alike). A Python number stays a number (NumPy keeps the tensor's dtype: NEP 50).
+    number = 0  # which operand is a Python number: 0 none, 1 the left, 2 the right
     if isinstance(a, Tensor):
         x = a._data
         if isinstance(b, Tensor):
@@ -434,8 +415,11 @@ def _binary(op, a, b) -> Tensor:
                 b = as_tensor(b, x.dtype) if n is None else n
                 if isinstance(b, Tensor):
                     return _binary(op, a, b)
-            y = b
+            y = _FLOAT64S.get(b) if kind is float and x.dtype is _F64 else b
+            if y is None:
+                y = _float64(b)
             record = a.requires_grad
+            number = 2
     else:
         y = b._data
         kind = type(a)
@@ -444,29 +428,38 @@ def _binary(op, a, b) -> Tensor:
             a = as_tensor(a, y.dtype) if n is None else n
             if isinstance(a, Tensor):
                 return _binary(op, a, b)
-        x = a
+        x = _FLOAT64S.get(a) if kind is float and y.dtype is _F64 else a
+        if x is None:
+            x = _float64(a)
         record = b.requires_grad
+        number = 1
     try:
         out = op.forward(x, y)
     except ValueError as exc:
-        raise _shape_error(op, (a, b), exc) from None
+        raise shape_error(op, (a, b), exc) from None
     except TypeError:
         _check_kept(op, [t for t in (a, b) if isinstance(t, Tensor)])
         raise
     if type(out) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
         out = np.asarray(out)
-    out.setflags(write=False)
     t = _new(Tensor)
     t._data = out
     t.shape = shape = out.shape
     t.grad = None
     if record and state.grad_enabled:
         node = _new_ref(Node, t)
-        node.creator = op
-        node.inputs = (a if x is a else a._node or a, b if y is b else b._node or b)
+        if number == 0:
+            node.creator = op
+            node.inputs = (a._node or a, b._node or b)
+        elif number == 1:  # a number: the op's twin skips its gradient
+            node.creator = op.number_left
+            node.inputs = (a, b._node or b)
+        else:
+            node.creator = op.number_right
+            node.inputs = (a._node or a, b)
         node.input_data = (x, y) if op.keeps_inputs else None
         node.output = out if op.keeps_output else None
-        node.attrs = None
+        node.attrs = node.saved = node.label = node.grad = node.stand_in = node.walked = None
         node.seq = next_seq()
         node.shape = shape
         node.dtype = out.dtype
@@ -478,8 +471,17 @@ def _binary(op, a, b) -> Tensor:
         t._label = None
         t._seq = next_seq()
     if state.watched:
-        _watch(op, out, (a, b), (x, y), None, t)
+        watch(op, out, (a, b), (a if number == 1 else x, b if number == 2 else y), None, t)
     return t
+
+
+def _float64(n: float):
+    """`n` as a read-only 0-d float64 array kept for reuse (or `n`, if not kept): beside a
+    float64 array NumPy takes one faster than a Python float, to the same result (NEP 50)."""
+    if not n or n != n or len(_FLOAT64S) >= 4096:  # (0.0 == -0.0; NaN != NaN)
+        return n
+    array = _FLOAT64S[n] = frozen(np.array(n, dtype=_F64))
+    return array
 
 
 def _matmul(a, b) -> Tensor:

@@ -69,7 +69,8 @@ class Values:
     """The array half of a Tensor: its slots, and every way its values are read.
 
     `.data`, `.numpy()`, `.item()`, `np.asarray(t)` and comparisons all go through `values`,
-    which a running trace (`autograd_lite.compile`) checks for data-dependent code. Values
+    which a running trace (`autograd_lite.compile`) checks for data-dependent code, and which
+    makes the array read-only before handing it out (the engine writes to none it made). Values
     that no backward rule reads are not kept for tensors reached only through the graph.
     """
 
@@ -98,6 +99,8 @@ class Values:
                                 f"reads them); hold a reference to the tensor to read them")
         if state.tracer is not None:
             state.tracer.read(self, what)
+        if d.flags.writeable:  # an op's fresh output is made read-only when first handed out
+            d.setflags(write=False)
         return d
 
     @property

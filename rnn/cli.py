@@ -57,6 +57,15 @@ def _os_error(exc: OSError) -> str:
     return io.reason(exc)
 
 
+def _check_environment() -> None:
+    """A bad RNN_LAB_KERNELS stops any command before it starts work (UsageError)."""
+    value = os.environ.get("RNN_LAB_KERNELS")
+    if value:
+        from rnn.kernels import select  # only when the variable is set: --help stays fast
+
+        select.check(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rnn-lab` console script and of `python -m rnn`."""
     _tolerant_streams()
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"rnn-lab {args.command}"
     with sigterm_as_interrupt(), io.new_folders() as made:
         try:
+            _check_environment()
             status = int(args.func(args) or 0)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (rnn.interrupts.Terminated)
             print(f"{name}: interrupted ({signal_name(signal_of(exc))})", file=sys.stderr)

@@ -26,3 +26,12 @@ class ResourceError(UserError):
 class InitError(UsageError, ValueError):
     """An initialisation that is unknown, does not fit the cell, or lacks its T_max: a usage
     error (exit status 2), and a ValueError for library callers."""
+
+
+class ClusterError(UserError):
+    """A Dask cluster that cannot be used: unreachable, without workers, running another
+    rnn-lab, or losing one job's workers again and again; the message names the address."""
+
+
+class ClusterAddressError(ClusterError, UsageError):
+    """A scheduler address that is not one (an unknown scheme, no port): exit status 2."""

@@ -40,6 +40,14 @@ def _end_workers(pool) -> None:
         child.join()
 
 
+def progress_bar(total: int, progress=None, unit: str = "run"):
+    """The jobs' tqdm bar on stderr: shown when `progress` is true (None: when stderr is a
+    terminal), gone when closed."""
+    show = progress if progress is not None else os.isatty(2)
+    return tqdm.auto.tqdm(total=total, unit=unit, disable=not show, file=sys.stderr,
+                          leave=False)
+
+
 def run_jobs(fn, jobs, workers: int, on_result, progress=None, unit: str = "run") -> None:
     """Call `fn(job)` for every job, in up to `workers` spawned processes (never more than the
     jobs or the cores; BLAS single-threaded in each) or in this one when that is 1;
@@ -51,9 +59,7 @@ def run_jobs(fn, jobs, workers: int, on_result, progress=None, unit: str = "run"
     """
     jobs = list(jobs)
     workers = max(1, min(workers, len(jobs), cores()))
-    show = progress if progress is not None else os.isatty(2)
-    bar = tqdm.auto.tqdm(total=len(jobs), unit=unit, disable=not show, file=sys.stderr,
-                         leave=False)
+    bar = progress_bar(len(jobs), progress, unit)
 
     def done(result):
         bar.update(1)

@@ -442,6 +442,7 @@ TABLE = [
     ("bench-overhead-ops-huge", ["bench", "overhead", "--ops", "1000000000"], USAGE, "--ops"),
     ("bench-overhead-repeats", ["bench", "overhead", "--repeats", "0"], USAGE, "--repeats"),
     ("bench-lstm-repeats", ["bench", "lstm", "--repeats", "-1"], USAGE, "--repeats"),
+    ("bench-lstm-kernels", ["bench", "lstm", "--kernels", "fortran"], USAGE, "--kernels"),
     ("bench-lstm-text-quick", ["bench", "lstm", "--quick", "--text", "text.txt"], USAGE,
      "--quick"),
     *[(f"bench-lstm-text-{kind}", ["bench", "lstm", "--text", name], RUNTIME, words)

@@ -53,3 +53,37 @@ def test_complex_tensor_cannot_require_grad():
 
 def test_complex_constants_still_compute():
     np.testing.assert_array_equal((Tensor([1 + 2j]) * 2).data, [2 + 4j])
+
+
+@pytest.mark.parametrize("f, df", [
+    (lambda x: 2.5 - x, lambda x: -np.ones_like(x)),
+    (lambda x: x - 2.5, lambda x: np.ones_like(x)),
+    (lambda x: 2.5 * x, lambda x: np.full_like(x, 2.5)),
+    (lambda x: x * 2.5, lambda x: np.full_like(x, 2.5)),
+    (lambda x: 2.5 / x, lambda x: -2.5 / x**2),
+    (lambda x: x / 2.5, lambda x: np.full_like(x, 0.4)),
+])
+def test_number_operands_give_the_tensor_its_gradient_and_the_op_its_name(f, df):
+    x0 = np.array([0.5, -2.0, 3.0])
+    x = al.Tensor(x0, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, df(x0), rtol=1e-12)
+    np.testing.assert_array_equal(y.data, f(x0))
+    assert y.op in ("sub", "mul", "div") and len(y.parents) == 2
+
+
+def test_number_operands_keep_the_sign_of_zero_and_the_dtype():
+    x = al.Tensor([1.0, -2.0], requires_grad=True)
+    assert np.array_equal(np.signbit((x * -0.0).data), [True, False])
+    assert (al.Tensor(np.ones(2, np.float32)) * 0.1).dtype == np.float32
+    assert (al.Tensor([1, 2]) + 0.5).dtype == np.float64
+
+
+def test_op_outputs_are_read_only_when_handed_out_and_detach_shares_them():
+    x = al.Tensor([1.0, -2.0], requires_grad=True)
+    y = al.tanh(x) * 2.0
+    assert not y.data.flags.writeable and not np.asarray(y).flags.writeable
+    t = al.tanh(x)
+    d = t.detach()
+    assert np.shares_memory(d.data, t.data) and not d.data.flags.writeable

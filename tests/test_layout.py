@@ -19,6 +19,7 @@ LAZY_ALLOWED = {
     "rnn.torch_engine.cells": "needs torch (optional): interop imports it where torch is used",
     "rnn.cells": "argtypes' lazy --cell choices, so that building the parser imports nothing",
     "rnn.symbolic.report": "Derivation's display hooks: report imports derive",
+    "rnn.kernels.jit": "imports numba (optional, slow to import): only when the numba path runs",
 }
 
 

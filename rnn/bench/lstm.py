@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import glob
 import json
 import os
 import statistics
 import sys
+import textwrap
 import time
 import tracemalloc
 
@@ -27,17 +26,15 @@ import numpy as np
 from rnn.argtypes import Parser, file_name, positive_int
 from rnn.bench.lstm_text import text_throughput
 from rnn.bench.lstm_variants import B, H, T, V, batch_ids, initial_weights, variants
+from rnn.bench.runtime import blas_info, blas_text, numba_first_call, torch_info, torch_text
 from rnn.data import DataError, read_text
 from rnn.io import output_target, write_text
-
-try:  # only to name the BLAS kernel that ran, when it is installed
-    from threadpoolctl import threadpool_info
-except ImportError:
-    threadpool_info = None
+from rnn.kernels import select, workspace
 
 # (variant, reference, most the ratio may be): the targets the run is checked against.
 TARGETS = (
-    ("ours fused float32", "torch nn.LSTM float32", 1.0),
+    ("ours fused float32", "torch nn.LSTM float32", 1.3),
+    ("ours fused float32 numpy", "torch nn.LSTM float32", 1.3),
     ("ours eager float64", "torch primitives float64", 1.0),
     ("ours eager float64", "numpy loop float64", 1.0),
     ("ours compiled float64", "numpy loop float64", 0.9),
@@ -53,60 +50,6 @@ TEXT = os.path.join(
     "data",
     "tinyshakespeare.txt",
 )
-
-
-def _openblas():
-    """NumPy's OpenBLAS library (ctypes), or None."""
-    for path in glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*")):
-        try:
-            return ctypes.CDLL(path)
-        except OSError:
-            continue
-    return None
-
-
-def _ask(lib, names, restype):
-    for name in names:
-        fn = getattr(lib, name, None)
-        if fn is not None:
-            fn.restype = restype
-            return fn()
-    return None
-
-
-def numpy_blas_threads() -> int | None:
-    """Threads NumPy's OpenBLAS uses (None when it cannot be asked)."""
-    lib = _openblas()
-    if lib is None:
-        return None
-    threads = _ask(lib, ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                         "openblas_get_num_threads"), ctypes.c_int)
-    return None if threads is None else int(threads)
-
-
-def blas_info() -> dict:
-    """Which BLAS NumPy runs, and which of its kernels: from threadpoolctl when it is
-    installed, else asked from OpenBLAS itself; `source` says which (or that neither could)."""
-    info = None
-    if threadpool_info is not None:
-        info = next((i for i in threadpool_info() if i.get("user_api") == "blas"), None)
-    if info is not None:
-        return {"library": f"{info.get('internal_api')} {info.get('version')}",
-                "kernel": info.get("architecture"), "threads": info.get("num_threads"),
-                "source": "threadpoolctl"}
-    lib = _openblas()
-    if lib is None:
-        return {"library": None, "kernel": None, "threads": None,
-                "source": "unknown (threadpoolctl is not installed and NumPy's OpenBLAS was "
-                          "not found)"}
-    kernel = _ask(lib, ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                        "openblas_get_corename"), ctypes.c_char_p)
-    config = _ask(lib, ("scipy_openblas_get_config64_", "openblas_get_config64_",
-                        "openblas_get_config"), ctypes.c_char_p)
-    version = config.decode().split()[1] if config and len(config.split()) > 1 else "?"
-    return {"library": f"OpenBLAS {version}", "kernel": kernel.decode() if kernel else None,
-            "threads": numpy_blas_threads(),
-            "source": "asked OpenBLAS itself; threadpoolctl is not installed"}
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -192,12 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The options of this benchmark."""
     parser = Parser(
         prog="rnn-lab bench lstm",
-        description=f"Milliseconds per training step (forward, backward, SGD) of a "
-        f"character-level LSTM: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, "
-        f"linear decoder and cross-entropy at every step. Compares the fused kernel, the "
-        f"primitive graph (eager, and compiled by autograd_lite.compile), a hand-written "
-        f"NumPy loop and PyTorch, in one run.",
-        epilog="Example: rnn-lab bench lstm --repeats 30 --json lstm.json",
+        description=textwrap.fill(
+            f"Milliseconds per training step (forward, backward, SGD) of a character-level "
+            f"LSTM: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, linear decoder and "
+            f"cross-entropy at every step. Compares the fused kernel (NumPy and numba paths), "
+            f"the primitive graph (eager, and compiled by autograd_lite.compile), a "
+            f"hand-written NumPy loop and PyTorch, in one run; each row names the BLAS (and "
+            f"threads) it ran on.", 79),
+        epilog="Examples:\n  rnn-lab bench lstm --repeats 30 --json lstm.json\n"
+        "  OPENBLAS_NUM_THREADS=1 rnn-lab bench lstm --repeats 30 --clock cpu --kernels numpy",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--repeats",
@@ -220,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="wall time (default), or this process's CPU time: steadier on a "
                              "shared machine, and the same as wall time with one BLAS thread "
                              "(OPENBLAS_NUM_THREADS=1)")
+    parser.add_argument("--kernels", choices=select.CHOICES, default=None,
+                        help="path of the fused kernels' per-step work: numpy, numba (the "
+                             "optional fast extra) or auto, numba for float32 when installed "
+                             f"(default: ${select.ENV}, else auto); where numba runs, the "
+                             "NumPy path is measured too")
     parser.add_argument("--json", type=file_name, metavar="FILE",
                         help="also write every variant's times, median and ratios to FILE")
     return parser
@@ -252,46 +204,65 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.text is not None and args.quick:
         parser.error("--text is for the chars/s measurement, which --quick skips")
+    kernels = select.check(args.kernels, "--kernels") if args.kernels else select.choice()
     if args.json is not None:
         output_target(args.json, "benchmark results")  # a bad --json fails first
     text = _text(args)  # a bad --text fails before the benchmark runs
+    with select.use(kernels):  # (the chars/s runs too)
+        return _run(args, kernels, text)
+
+
+def _run(args, kernels, text) -> int:
     repeats = args.repeats or (5 if args.quick else 20)
     use_torch = not args.no_torch and _torch_available()
     blas = blas_info()
-    threads = blas["threads"] or numpy_blas_threads()
     if use_torch:
         import torch  # optional: only when PyTorch is compared
 
-        torch.set_num_threads(threads or os.cpu_count() or 1)
+        torch.set_num_threads(blas["num_threads"] or os.cpu_count() or 1)
     weights = initial_weights(0)
-    steps = variants(weights, use_torch)
+    steps = variants(weights, use_torch, kernels)
+    jit = None
+    if any(getattr(fn, "path", None) == "numba" for fn in steps.values()):
+        jit = numba_first_call([np.float32, np.float64])
     first = {name: fn(batch_ids(0)) for name, fn in steps.items()}  # same weights, same loss
     times = measure(steps, repeats, clock=CLOCKS[args.clock])
+    blas = blas_info()  # (as it ran: a library may have changed the threads since)
+    torch_runs = torch_info(torch) if use_torch else None
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
     report = {"step": {"T": T, "B": B, "V": V, "H": H}, "repeats": repeats,
-              "clock": args.clock, "blas": blas,
-              "torch_threads": torch.get_num_threads() if use_torch else None,
-              "variants": {name: {"median_ms": medians[name],
-                                  "times_ms": [t * 1e3 for t in times[name]],
-                                  "first_loss": float(first[name])} for name in steps}}
+              "clock": args.clock, "kernels": kernels, "blas": blas, "torch": torch_runs,
+              "numba": jit, "variants": {}}
+    for name in steps:
+        on_torch = name.startswith("torch")
+        report["variants"][name] = {
+            "median_ms": medians[name], "times_ms": [t * 1e3 for t in times[name]],
+            "first_loss": float(first[name]), "fused_path": getattr(steps[name], "path", None),
+            "ran_on": (torch_text(torch_runs) if torch_runs else "-") if on_torch
+            else blas_text(blas)}
 
     print(
         f"LSTM training step: batch {B}, {T} steps, {V} symbols one-hot, hidden {H}, "
         f"decoder + cross-entropy, SGD; median of {repeats} steps (interleaved blocks), "
         f"{args.clock} time"
     )
+    threads = blas["num_threads"]
     if args.clock == "cpu" and (threads or 1) > 1:
         print(f"note: CPU time adds up all {threads} BLAS threads; with OPENBLAS_NUM_THREADS=1 "
               f"it is the step's own time")
-    print(f"BLAS: {blas['library'] or 'unknown'}, {blas['kernel'] or 'unknown'} kernels, "
-          f"{threads if threads else 'unknown'} thread(s) ({blas['source']})"
-          + (f"; torch.set_num_threads({torch.get_num_threads()})" if use_torch
-             else "; PyTorch left out"))
+    print(f"NumPy's BLAS (threadpoolctl): {blas_text(blas)}"
+          + (f"; PyTorch: {torch_text(torch_runs)}" if use_torch else "; PyTorch left out"))
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     if coretype:
         print(f"note: OPENBLAS_CORETYPE={coretype} selects NumPy's matrix-product kernels")
     if use_torch and torch.backends.mkldnn.is_available():
         print("note: torch nn.LSTM float32 runs oneDNN's fused LSTM kernel on this CPU")
+    print(f"fused kernels: --kernels {kernels}; path of each fused row in its own column")
+    if jit is not None:
+        how = (f"{jit['compiled']} compiled" if jit["compiled"] else
+               f"{jit['loaded_from_cache']} loaded from {jit['cache']}")
+        print(f"numba: import {jit['import_s']:.2f} s, first calls {jit['first_calls_s']:.2f} s "
+              f"({how})")
     print("eager and compiled: this toolkit's readable primitive graph (every gate a node), "
           "run eagerly, or as a program compiled by autograd_lite.compile")
     spread = max(first.values()) - min(first.values())
@@ -300,12 +271,14 @@ def main(argv: list[str] | None = None) -> int:
         f"(spread {spread:.1e})"
     )
     reference = {"float32": "torch nn.LSTM float32", "float64": "torch nn.LSTM float64"}
-    print(f"{'variant':<26} {'ms':>8}  {'vs nn.LSTM':>10}")
+    print(f"{'variant':<26} {'ms':>8}  {'vs nn.LSTM':>10}  {'fused':<5}  ran on")
     for name, ms in medians.items():
         ref = medians.get(reference["float32" if "float32" in name else "float64"])
         ratio = f"{ms / ref:.2f}x" if ref else "-"
         report["variants"][name]["vs_nn_lstm"] = ms / ref if ref else None
-        print(f"{name:<26} {ms:>8.1f}  {ratio:>10}")
+        row = report["variants"][name]
+        print(f"{name:<26} {ms:>8.1f}  {ratio:>10}  {row['fused_path'] or '-':<5}  "
+              f"{row['ran_on']}")
     print("targets:")
     report["targets"] = []
     for a, b, most in TARGETS:
@@ -327,13 +300,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _peak_memory(steps, use_torch, report) -> None:
     print("peak memory of one step (NumPy paths: tracemalloc; torch: profiler memory events; "
-          "compiled: with the buffers its program keeps between calls):")
+          "compiled: with the buffers its program keeps between calls; fused: with the "
+          "kernels' reused buffers):")
     report["peak_memory_mib"] = {}
     for name, fn in steps.items():
         peak = None
         if name.startswith("torch"):
             with contextlib.suppress(Exception):  # the profiler API moves between versions
                 peak = torch_peak_bytes(fn)
+        elif getattr(fn, "path", None) is not None:
+            workspace.clear()  # then one step fills the pool with this variant's buffers only
+            fn(batch_ids(1))
+            peak = numpy_peak_bytes(fn) + workspace.held_bytes()
         else:
             peak = numpy_peak_bytes(fn) + (fn.held() if hasattr(fn, "held") else 0)
         report["peak_memory_mib"][name] = None if peak is None else peak / 2**20

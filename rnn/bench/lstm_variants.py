@@ -10,12 +10,15 @@ start from the same weights. PyTorch is imported only by the torch variants.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from autograd_lite import Tensor, cross_entropy, nn, optim
 from autograd_lite import compile as compile_step
 from rnn.cells import LSTMCell
 from rnn.interop import to_torch
+from rnn.kernels import select
 from rnn.layers import LSTM
 
 T, B, V, H = 64, 32, 65, 128  # steps, batch, symbols, hidden units
@@ -67,9 +70,11 @@ def torch_model(weights, dtype_name: str):
     return lstm, decoder, optimizer
 
 
-def ours(weights, dtype, fused, compiled=False):
+def ours(weights, dtype, fused, compiled=False, path=None):
     """This toolkit: LSTM layer (fused kernel or primitive graph), nn.Linear, SGD; with
     `compiled`, the loss and its backward run as a compiled program (`autograd_lite.compile`).
+    The fused kernel runs on `path` ("numpy" or "numba"; None: as rnn.kernels.select chooses),
+    which the step's `path` records.
     A compiled step's `held()` is the bytes of the buffers its program keeps between calls."""
     lstm, decoder, optimizer = our_model(weights, dtype, fused)
 
@@ -81,13 +86,15 @@ def ours(weights, dtype, fused, compiled=False):
     loss_fn = compile_step(loss_of) if compiled else loss_of
 
     def step(ids):
-        optimizer.zero_grad()
-        x = one_hot(ids[:-1], dtype)
-        loss = loss_fn(x if compiled else Tensor(x), ids[1:].reshape(-1))
-        loss.backward()
-        optimizer.step()
-        return loss.item()
+        with select.use(path) if path else contextlib.nullcontext():
+            optimizer.zero_grad()
+            x = one_hot(ids[:-1], dtype)
+            loss = loss_fn(x if compiled else Tensor(x), ids[1:].reshape(-1))
+            loss.backward()
+            optimizer.step()
+            return loss.item()
 
+    step.path = (path or select.fused_path(dtype)) if fused else None
     if compiled:
         step.held = lambda: sum(p.frame_bytes * len(p.idle) for p in loss_fn.programs)
     return step
@@ -279,18 +286,26 @@ def torch_primitives(weights, dtype_name="float64"):
     return step
 
 
-def variants(weights, use_torch: bool) -> dict:
+def variants(weights, use_torch: bool, kernels: str = "auto") -> dict:
     """Name -> step function (torch variants only when asked and importable). "eager" and
-    "compiled" run the readable primitive graph, every gate a node."""
-    out = {
-        "ours fused float32": ours(weights, np.float32, fused=True),
-        "ours fused float64": ours(weights, np.float64, fused=True),
+    "compiled" run the readable primitive graph, every gate a node. The fused kernels take
+    the path `kernels` chooses (see rnn.kernels.select); where that is numba, the NumPy path
+    runs too, as "... numpy", so that both are measured in one run."""
+    out = {}
+    for dtype in (np.float32, np.float64):
+        with select.use(kernels):
+            path = select.fused_path(dtype)
+        name = f"ours fused {np.dtype(dtype).name}"
+        out[name] = ours(weights, dtype, fused=True, path=path)
+        if path != "numpy":
+            out[f"{name} numpy"] = ours(weights, dtype, fused=True, path="numpy")
+    out.update({
         "ours eager float64": ours(weights, np.float64, fused=False),
         "ours compiled float64": ours(weights, np.float64, fused=False, compiled=True),
         "ours compiled float32": ours(weights, np.float32, fused=False, compiled=True),
         "numpy loop float64": numpy_loop(weights),
         "numpy stacked float64": numpy_loop_stacked(weights),
-    }
+    })
     if use_torch:
         out["torch nn.LSTM float32"] = torch_lstm(weights, "float32")
         out["torch nn.LSTM float64"] = torch_lstm(weights, "float64")

@@ -6,7 +6,9 @@ inside the loop only the recurrent product and in-place ufuncs on preallocated a
 Backward: the loop only carries the recurrence; the weight gradients are computed after it,
 one product over all steps for the recurrent rows and one for the input rows. A cell class
 opts in by declaring `kernel = FUSED_...`; the readable cells are the reference these
-kernels are tested against.
+kernels are tested against. The per-step elementwise work of the LSTM family also has a
+numba version (`rnn.kernels.select` chooses; `rnn.kernels.jit`), tested against NumPy's.
+Big buffers come from `rnn.kernels.workspace`, reused from call to call.
 
 Op inputs: `(x, h0[, c0], *cell.parameter_list())`, x time-major (T, B, D), states (B, H),
 parameters in the cell's layout (`hx @ W_f`, W_f of shape (H + D, H)).
@@ -25,6 +27,11 @@ from autograd_lite.tensor import Tensor
 from rnn.kernels.gru import FUSED_GRU
 from rnn.kernels.lstm import FUSED_CIFG, FUSED_LSTM, FUSED_PEEPHOLE
 from rnn.kernels.rnn import FUSED_RNN, FUSED_RNN_RELU
+from rnn.kernels.select import fused_path, numba_installed, use
+
+# The kernels whose per-step elementwise work has a numba version (rnn.kernels.jit); the others
+# run NumPy on either path.
+JIT_KERNELS = frozenset(op.name for op in (FUSED_LSTM, FUSED_PEEPHOLE, FUSED_CIFG))
 
 
 def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
@@ -46,4 +53,4 @@ def run_fused(cell, x: Tensor, state: tuple) -> tuple[Tensor, tuple]:
 
 
 __all__ = ["FUSED_CIFG", "FUSED_GRU", "FUSED_LSTM", "FUSED_PEEPHOLE", "FUSED_RNN",
-           "FUSED_RNN_RELU", "run_fused"]
+           "FUSED_RNN_RELU", "JIT_KERNELS", "fused_path", "numba_installed", "run_fused", "use"]

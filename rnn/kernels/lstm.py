@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from autograd_lite.ops import defop
-from rnn.kernels.common import flat, halved, sigmoid_from_tanh, weight_gradients
+from rnn.kernels import select, workspace
+from rnn.kernels.common import (
+    halved,
+    packed,
+    projected,
+    sigmoid_from_tanh,
+    transposed,
+    weight_gradients,
+)
 
 
 def _buffers(x, h0, c0, W, b, n_sigmoid):
@@ -19,16 +27,14 @@ def _buffers(x, h0, c0, W, b, n_sigmoid):
     H = h0.shape[-1]
     dt = np.result_type(x, h0, c0, W)
     Ws, bs = halved(W, b, n_sigmoid)
-    Wh = np.ascontiguousarray(Ws[:H])
     # all input projections at once: G[t] = x_t @ W_x + b; the loop adds h_{t-1} @ W_h
-    G = np.matmul(flat(x), Ws[H:]).reshape(T, B, -1)
-    G += bs
-    P = np.empty((T + 2, B, H), dt)  # h_0, h_1 .. h_T, c_T: the op's output is P[1:]
+    G = projected(x, Ws[H:], bs, dt)
+    P = workspace.empty((T + 2, B, H), dt)  # h_0, h_1 .. h_T, c_T: the op's output is P[1:]
     P[0] = h0
-    C = np.empty((T + 1, B, H), dt)  # c_0 .. c_T
+    C = workspace.empty((T + 1, B, H), dt)  # c_0 .. c_T
     C[0] = c0
-    TC = np.empty((T, B, H), dt)  # tanh(c_t)
-    return Wh, G, P, C, TC, np.empty((B, G.shape[-1]), dt), np.empty((B, H), dt)
+    TC = workspace.empty((T, B, H), dt)  # tanh(c_t)
+    return Ws[:H], G, P, C, TC, np.empty((B, G.shape[-1]), dt), np.empty((B, H), dt)
 
 
 def _gates(G, t, P, Wh, rec, n_sigmoid):
@@ -48,20 +54,32 @@ def _cell_output(o, t, P, C, TC):
 
 
 def _lstm_pack(W_f, b_f, W_i, b_i, W_c, b_c, W_o, b_o):
-    return np.concatenate([W_o, W_f, W_i, W_c], axis=1), np.concatenate([b_o, b_f, b_i, b_c])
+    dt = W_f.dtype
+    return packed([W_o, W_f, W_i, W_c], dt), packed([b_o, b_f, b_i, b_c], dt)
+
+
+def _jit_forward(steps, x, Wh, G, P, C, TC, rec, n_sigmoid):
+    """The forward loop with numba's per-step function (the LSTM and CIFG)."""
+    for t in range(x.shape[0]):
+        np.matmul(P[t], Wh, out=rec)
+        steps.lstm_forward_step(G[t], rec, C[t], C[t + 1], TC[t], P[t + 1], n_sigmoid)
 
 
 def _lstm_forward(x, h0, c0, W_f, b_f, W_i, b_i, W_c, b_c, W_o, b_o, need_dx=True):
     H = h0.shape[-1]
     W, b = _lstm_pack(W_f, b_f, W_i, b_i, W_c, b_c, W_o, b_o)  # (H + D, 4H), (4H,)
     Wh, G, P, C, TC, rec, ig = _buffers(x, h0, c0, W, b, 3 * H)
-    for t in range(x.shape[0]):
-        g = _gates(G, t, P, Wh, rec, 3 * H)
-        o, f, i, c_tilde = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-        np.multiply(f, C[t], out=C[t + 1])  # c_t = f_t * c_{t-1} + i_t * c~_t
-        np.multiply(i, c_tilde, out=ig)
-        C[t + 1] += ig
-        _cell_output(o, t, P, C, TC)
+    steps = select.steps(select.fused_path(G.dtype))
+    if steps is not None:
+        _jit_forward(steps, x, Wh, G, P, C, TC, rec, 3)
+    else:
+        for t in range(x.shape[0]):
+            g = _gates(G, t, P, Wh, rec, 3 * H)
+            o, f, i, c_tilde = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+            np.multiply(f, C[t], out=C[t + 1])  # c_t = f_t * c_{t-1} + i_t * c~_t
+            np.multiply(i, c_tilde, out=ig)
+            C[t + 1] += ig
+            _cell_output(o, t, P, C, TC)
     P[-1] = C[-1]
     return P[1:], (G, C, TC, P, W)
 
@@ -74,6 +92,14 @@ def _peephole_forward(x, h0, c0, W_f, p_f, b_f, W_i, p_i, b_i, W_c, b_c, W_o, p_
     Wh, G, P, C, TC, rec, tmp = _buffers(x, h0, c0, W, b, 3 * H)
     half_fi = 0.5 * np.stack([p_f, p_i])  # (2, H): peepholes of f and i, halved too
     half_o = 0.5 * p_o
+    steps = select.steps(select.fused_path(G.dtype))
+    if steps is not None:
+        for t in range(T):
+            np.matmul(P[t], Wh, out=rec)
+            steps.peephole_forward_step(G[t], rec, C[t], C[t + 1], TC[t], P[t + 1],
+                                        half_fi[0], half_fi[1], half_o)
+        P[-1] = C[-1]
+        return P[1:], (G, C, TC, P, W)
     G4 = G.reshape(T, B, 4, H)
     peep = np.empty((B, 2, H), G.dtype)
     for t in range(T):
@@ -99,17 +125,21 @@ def _peephole_forward(x, h0, c0, W_f, p_f, b_f, W_i, p_i, b_i, W_c, b_c, W_o, p_
 
 def _cifg_forward(x, h0, c0, W_f, b_f, W_c, b_c, W_o, b_o, need_dx=True):
     H = h0.shape[-1]
-    W = np.concatenate([W_o, W_f, W_c], axis=1)  # (H + D, 3H)
-    b = np.concatenate([b_o, b_f, b_c])
+    dt = W_f.dtype
+    W, b = packed([W_o, W_f, W_c], dt), packed([b_o, b_f, b_c], dt)  # (H + D, 3H), (3H,)
     Wh, G, P, C, TC, rec, tmp = _buffers(x, h0, c0, W, b, 2 * H)
-    for t in range(x.shape[0]):
-        g = _gates(G, t, P, Wh, rec, 2 * H)
-        o, f, c_tilde = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
-        # c_t = f c_{t-1} + (1 - f) c~ = c~ + f (c_{t-1} - c~)
-        np.subtract(C[t], c_tilde, out=tmp)
-        tmp *= f
-        np.add(c_tilde, tmp, out=C[t + 1])
-        _cell_output(o, t, P, C, TC)
+    steps = select.steps(select.fused_path(G.dtype))
+    if steps is not None:
+        _jit_forward(steps, x, Wh, G, P, C, TC, rec, 2)
+    else:
+        for t in range(x.shape[0]):
+            g = _gates(G, t, P, Wh, rec, 2 * H)
+            o, f, c_tilde = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
+            # c_t = f c_{t-1} + (1 - f) c~ = c~ + f (c_{t-1} - c~)
+            np.subtract(C[t], c_tilde, out=tmp)
+            tmp *= f
+            np.add(c_tilde, tmp, out=C[t + 1])
+            _cell_output(o, t, P, C, TC)
     P[-1] = C[-1]
     return P[1:], (G, C, TC, P, W)
 
@@ -123,7 +153,7 @@ def _sigmoid_factors(M, G, n_sigmoid):
 def _lstm_factors(G, C, TC):
     """Local factors (tanh(c) o', c_{t-1} f', c~ i', i (1 - c~²)) of all steps at once."""
     T, B, H = TC.shape
-    M = np.empty_like(G)
+    M = workspace.empty(G.shape, G.dtype)
     _sigmoid_factors(M, G, 3 * H)
     i, c_tilde = G[..., 2 * H : 3 * H], G[..., 3 * H :]
     M4 = M.reshape(T, B, 4, H)
@@ -137,8 +167,8 @@ def _lstm_factors(G, C, TC):
 
 def _cifg_factors(G, C, TC):
     """Local factors (tanh(c) o', (c_{t-1} - c~) f', (1 - f)(1 - c~²)) of all steps."""
-    T, B, H = TC.shape
-    M = np.empty_like(G)
+    T, _, H = TC.shape
+    M = workspace.empty(G.shape, G.dtype)
     _sigmoid_factors(M, G, 2 * H)
     f, c_tilde = G[..., H : 2 * H], G[..., 2 * H :]
     M[..., H : 2 * H] *= C[:T] - c_tilde
@@ -148,19 +178,19 @@ def _cifg_factors(G, C, TC):
     return M
 
 
-def _backward(g, x, saved, M, need_dx, peep=None):
-    """The backward loop of the family. M (T, B, k·H) holds each step's local factors: gate
-    0 (o) is multiplied by dh, the others by dc, in place, leaving the gradients of the
-    pre-activations. `peep` = (p_f, p_i, p_o) adds the peephole paths into dc."""
-    G, C, TC, P, W = saved
+def _numpy_backward(g, saved, M, peep):
+    """The backward loop of the family in NumPy. M (T, B, k·H) holds each step's local
+    factors: gate 0 (o) is multiplied by dh, the others by dc, in place, leaving the gradients
+    of the pre-activations. `peep` = (p_f, p_i, p_o) adds the peephole paths into dc."""
+    G, _, TC, _, W = saved
     T, B, H = TC.shape
     Mk = M.reshape(T, B, -1, H)
     Mk[:, :, 0] *= TC  # da_o = dh * tanh(c_t) o (1 - o)
     f = G[..., H : 2 * H]
-    K = np.multiply(TC, TC)  # o (1 - tanh(c)²) carries dh into dc
-    np.subtract(1, K, out=K)
+    K = np.multiply(TC, TC, out=workspace.empty(TC.shape, TC.dtype))
+    np.subtract(1, K, out=K)  # o (1 - tanh(c)²) carries dh into dc
     K *= G[..., :H]
-    WhT = np.ascontiguousarray(W[:H].T)
+    WhT = transposed(W[:H])
     dc = g[-1].copy()  # dL/dc_T from the packed last row
     dh = np.empty((B, H), G.dtype)
     tmp = np.empty((B, H), G.dtype)
@@ -183,13 +213,43 @@ def _backward(g, x, saved, M, need_dx, peep=None):
             dc += tmp
             np.multiply(Mk[t, :, 2], peep[1], out=tmp)
             dc += tmp
-    dW, db, dx = weight_gradients(M, P[:T], x, W, need_dx)
-    return dx, M[0] @ WhT, dc, dW, db
+    return dc, WhT
+
+
+def _jit_backward(steps, g, saved, n_sigmoid, peep):
+    """The same loop with numba's per-step function, which also computes the local factors."""
+    G, C, TC, _, W = saved
+    T, B, H = TC.shape
+    M = workspace.empty(G.shape, G.dtype)
+    WhT = transposed(W[:H])
+    g = np.ascontiguousarray(g)
+    dc = g[-1].copy()
+    dh = np.zeros((B, H), G.dtype)  # nothing comes through h_T @ W_h
+    none = np.empty(0, G.dtype)
+    p_f, p_i, p_o = (none, none, none) if peep is None else peep
+    for t in range(T - 1, -1, -1):
+        if t < T - 1:
+            np.matmul(M[t + 1], WhT, out=dh)
+        steps.lstm_backward_step(dh, g[t], G[t], C[t], TC[t], dc, M[t], n_sigmoid, p_f, p_i,
+                                 p_o)
+    return M, dc, WhT
+
+
+def _backward(g, x, saved, need_dx, factors, n_sigmoid, peep=None):
+    """(dx, dh_0, dc_0, dW, db, M) of the family, M the pre-activation gradients."""
+    steps = select.steps(select.fused_path(saved[0].dtype))
+    if steps is None:
+        M = factors(*saved[:3])
+        dc, WhT = _numpy_backward(g, saved, M, peep)
+    else:
+        M, dc, WhT = _jit_backward(steps, g, saved, n_sigmoid, peep)
+    P, W = saved[3:]
+    dW, db, dx = weight_gradients(M, P[: M.shape[0]], x, W, need_dx)
+    return dx, M[0] @ WhT, dc, dW, db, M
 
 
 def _lstm_vjp(bk, g, out, x, h0, c0, *params, saved, need_dx=True):
-    M = _lstm_factors(*saved[:3])
-    dx, dh0, dc, dW, db = _backward(g, x, saved, M, need_dx)
+    dx, dh0, dc, dW, db, _ = _backward(g, x, saved, need_dx, _lstm_factors, 3)
     H = h0.shape[-1]
     go, gf, gi, gg = (slice(k * H, (k + 1) * H) for k in range(4))
     return (dx, dh0, dc, dW[:, gf], db[gf], dW[:, gi], db[gi], dW[:, gg], db[gg], dW[:, go],
@@ -198,10 +258,10 @@ def _lstm_vjp(bk, g, out, x, h0, c0, *params, saved, need_dx=True):
 
 def _peephole_vjp(bk, g, out, x, h0, c0, W_f, p_f, b_f, W_i, p_i, b_i, W_c, b_c, W_o, p_o,
                   b_o, saved, need_dx=True):
-    G, C, TC, P, W = saved
+    C, TC = saved[1:3]
     T = TC.shape[0]
-    M = _lstm_factors(G, C, TC)
-    dx, dh0, dc, dW, db = _backward(g, x, saved, M, need_dx, peep=(p_f, p_i, p_o))
+    dx, dh0, dc, dW, db, M = _backward(g, x, saved, need_dx, _lstm_factors, 3,
+                                       peep=(p_f, p_i, p_o))
     H = h0.shape[-1]
     M4 = M.reshape(T, -1, 4, H)
     dp_o = np.einsum("tbh,tbh->h", M4[:, :, 0], C[1:])
@@ -213,8 +273,7 @@ def _peephole_vjp(bk, g, out, x, h0, c0, W_f, p_f, b_f, W_i, p_i, b_i, W_c, b_c,
 
 
 def _cifg_vjp(bk, g, out, x, h0, c0, *params, saved, need_dx=True):
-    M = _cifg_factors(*saved[:3])
-    dx, dh0, dc, dW, db = _backward(g, x, saved, M, need_dx)
+    dx, dh0, dc, dW, db, _ = _backward(g, x, saved, need_dx, _cifg_factors, 2)
     H = h0.shape[-1]
     go, gf, gg = (slice(k * H, (k + 1) * H) for k in range(3))
     return dx, dh0, dc, dW[:, gf], db[gf], dW[:, gg], db[gg], dW[:, go], db[go]
