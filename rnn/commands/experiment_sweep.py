@@ -13,11 +13,14 @@ from rnn.argtypes import (
     cell_list,
     file_name,
     memory_size,
+    non_empty,
     non_negative_float,
+    positive_float,
     positive_int,
     seed,
 )
 from rnn.blas import single_thread_blas
+from rnn.errors import UsageError
 from rnn.io import check_output_folder, output_folder
 
 EXAMPLE = """\
@@ -27,6 +30,7 @@ examples:
   rnn-lab experiment sweep --out results/sweep --seeds 10      # 5 more seeds: only they train
   rnn-lab experiment sweep --config my-sweep.toml --cells lstm,gru --T 50,100
   rnn-lab experiment sweep --preset long-term --out results/long-term
+  rnn-lab experiment sweep --scheduler tcp://HOST:8786 --seeds 20   # on a Dask cluster
 
 Each setting (task, cell, init, T, hidden size) first trains every rate of --lrs on its first
 seed and keeps the rate with the best final validation metric (never the test set); its other
@@ -124,11 +128,37 @@ def register(names) -> None:
     p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
                    help="refuse sizes whose memory estimate exceeds SIZE (e.g. 8GB; default "
                         "half the RAM, or RNN_LAB_MAX_MEMORY)")
-    p.add_argument("--workers", type=positive_int, default=2, metavar="N",
+    p.add_argument("--workers", type=positive_int, metavar="N",
                    help="training processes in parallel (default 2; never more than the runs "
                         "or the CPU cores)")
+    p.add_argument("--scheduler", type=non_empty, metavar="ADDRESS",
+                   help="train on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+                        "tcp://HOST:8786) instead of local processes; results come back into "
+                        "the same cache, a lost worker's run is run again (needs "
+                        "rnn-lab[cluster] here, on the scheduler and on every worker)")
+    p.add_argument("--scheduler-timeout", type=positive_float, metavar="S",
+                   help="seconds to wait for the scheduler and for a worker (default 10)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _executor(args):
+    """Where the runs train: local processes, or the Dask cluster at --scheduler (reached,
+    with a worker running this rnn-lab, before anything is written)."""
+    from rnn.sweep.runner import bind_executor, local_executor
+
+    if args.scheduler is None:
+        if args.scheduler_timeout is not None:
+            raise UsageError("--scheduler-timeout is for --scheduler")
+        return local_executor(args.workers or 2)
+    if args.workers is not None:
+        raise UsageError("--workers sets the local processes; with --scheduler the cluster's "
+                         "workers train")
+    from rnn import cluster
+
+    timeout = args.scheduler_timeout or 10.0
+    cluster.connect_client(args.scheduler, timeout).close()
+    return bind_executor(cluster.run_jobs_dask, args.scheduler, timeout=timeout)
 
 
 FLAG_KEYS = {"tasks": "tasks", "cells": "cells", "inits": "inits", "T": "T",
@@ -144,14 +174,15 @@ def run(args) -> int:
     from rnn.sweep.cache import RunCache
     from rnn.sweep.config import QUICK, load_config
     from rnn.sweep.report import write_sweep_reports
-    from rnn.sweep.runner import local_executor, run_sweep
+    from rnn.sweep.runner import run_sweep
 
     if args.max_memory is not None:
         os.environ[MEMORY_ENV] = str(args.max_memory)  # read by the memory checks
     preset = QUICK.get(args.preset, args.preset) if args.quick else args.preset
     flags = {key: getattr(args, name) for name, key in FLAG_KEYS.items()}
     cfg = load_config(preset, args.config, flags)
-    check_output_folder(args.out)  # every check before the folder is made
+    check_output_folder(args.out)
+    execute = _executor(args)  # every check before the folder is made
     output_folder(args.out)
 
     def log(line):
@@ -164,8 +195,8 @@ def run(args) -> int:
         f"{', '.join(map(str, cfg.hidden))}; {cfg.seeds} seeds; lr grid "
         f"{', '.join(f'{lr:g}' for lr in cfg.lrs)}; {len(cfg.settings())} settings, up to "
         f"{cfg.run_count()} runs")
-    result = run_sweep(cfg, cache, local_executor(args.workers),
-                       progress=False if args.no_progress else None, log=log)
+    result = run_sweep(cfg, cache, execute, progress=False if args.no_progress else None,
+                       log=log)
     summary = write_sweep_reports(result, args.out)
     for r in summary["rows"]:
         at = f" T={r['T']}" if r["T"] is not None else ""
