@@ -415,7 +415,7 @@ TABLE = [
      "scheduler address 'host'"),
     ("sweep-scheduler-unreachable", [*SWEEP, "--scheduler", "tcp://127.0.0.1:9",
                                      "--scheduler-timeout", "1"], RUNTIME,
-     "cannot reach a Dask scheduler at tcp://127.0.0.1:9 within 1 s"),
+     "tcp://127.0.0.1:9 within 1 s"),  # refused, or no answer in time
     ("sweep-scheduler-workers", [*SWEEP, "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"],
      USAGE, "--workers sets the local processes"),
     ("sweep-scheduler-timeout-alone", [*SWEEP, "--scheduler-timeout", "5"], USAGE,
