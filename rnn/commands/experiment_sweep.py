@@ -26,7 +26,7 @@ from rnn.io import check_output_folder, output_folder
 EXAMPLE = """\
 examples:
   rnn-lab experiment sweep --quick --out /tmp/sweep-quick      # under 2 minutes
-  rnn-lab experiment sweep --out results/sweep                 # the default preset, <= 15 min
+  rnn-lab experiment sweep --out results/sweep                 # about 13 min on 2 free cores
   rnn-lab experiment sweep --out results/sweep --seeds 10      # 5 more seeds: only they train
   rnn-lab experiment sweep --config my-sweep.toml --cells lstm,gru --T 50,100
   rnn-lab experiment sweep --preset long-term --out results/long-term
@@ -34,9 +34,9 @@ examples:
 
 Each setting (task, cell, init, T, hidden size) first trains every rate of --lrs on its first
 seed and keeps the rate with the best final validation metric (never the test set); its other
-seeds then train at that rate. Success: adding test MSE < 0.01; copy below 10% of the
-memoryless baseline; reber every test string right (the legal next symbols most probable at
-every step). Every finished run is kept in DIR/runs/ (one JSON file, keyed by the hash of its
+seeds then train at that rate. Success: adding test MSE < 0.01 (adding-1997: below the same
+fraction of its predict-the-mean MSE); copy below 10% of the memoryless baseline; reber every
+test string right (the legal next symbols most probable at every step). Every finished run is kept in DIR/runs/ (one JSON file, keyed by the hash of its
 spec): a rerun, an interrupted or an extended sweep trains only what is missing.
 
 The config file is TOML with the keys tasks, cells, inits, T, hidden, seeds, first_seed, lrs,
@@ -103,7 +103,8 @@ def register(names) -> None:
     p.add_argument("--out", type=file_name, default="sweep-results", metavar="DIR",
                    help="folder for the tables, plots and the run cache (default "
                         "./sweep-results)")
-    p.add_argument("--tasks", type=_words, metavar="LIST", help="adding, copy, reber")
+    p.add_argument("--tasks", type=_words, metavar="LIST", help="comma-separated: adding, adding-1997 (Hochreiter & Schmidhuber's "
+                        "definition), copy, reber")
     p.add_argument("--cells", type=cell_list, metavar="LIST", help="registered cells")
     p.add_argument("--inits", type=_words, metavar="LIST", help="initialisations")
     p.add_argument("--T", type=_list_of(int, "a whole number"), metavar="LIST",
