@@ -36,12 +36,14 @@ Each setting (task, cell, init, T, hidden size) first trains every rate of --lrs
 seed and keeps the rate with the best final validation metric (never the test set); its other
 seeds then train at that rate. Success: adding test MSE < 0.01 (adding-1997: below the same
 fraction of its predict-the-mean MSE); copy below 10% of the memoryless baseline; reber every
-test string right (the legal next symbols most probable at every step). Every finished run is kept in DIR/runs/ (one JSON file, keyed by the hash of its
-spec): a rerun, an interrupted or an extended sweep trains only what is missing.
+test string right (the legal next symbols most probable at every step). Every finished run
+is kept in DIR/runs/ (one JSON file, keyed by the hash of its spec): a rerun, an interrupted
+or an extended sweep trains only what is missing.
 
 The config file is TOML with the keys tasks, cells, inits, T, hidden, seeds, first_seed, lrs,
 steps, batch, optimizer, clip, val_size, test_size, val_every; T and steps may be tables by
-task, e.g. T = {adding = [100, 200], copy = [100]}. The preset comes first, then the file,
+task, e.g. T = {adding = [100, 200], copy = [100]}, and inits a table by cell, e.g.
+inits = {lstm = ["uniform", "chrono"]} ("default": the cell's own, identity for irnn). The preset comes first, then the file,
 then the flags. Presets are in rnn/sweep/presets/.
 
 It writes results.md, results.csv (one row per setting), runs.csv (one row per run),
