@@ -41,10 +41,10 @@ is kept in DIR/runs/ (one JSON file, keyed by the hash of its spec): a rerun, an
 or an extended sweep trains only what is missing.
 
 The config file is TOML with the keys tasks, cells, inits, T, hidden, seeds, first_seed, lrs,
-steps, batch, optimizer, clip, val_size, test_size, val_every; T and steps may be tables by
-task, e.g. T = {adding = [100, 200], copy = [100]}, and inits a table by cell, e.g.
-inits = {lstm = ["uniform", "chrono"]} ("default": the cell's own, identity for irnn). The preset comes first, then the file,
-then the flags. Presets are in rnn/sweep/presets/.
+steps, batch, optimizer, clip, val_size, test_size, val_every, gradients and grad_batch; T and
+steps may be tables by task, e.g. T = {adding = [100, 200], copy = [100]}, and inits a table
+by cell, e.g. inits = {lstm = ["uniform", "chrono"]} ("default": the cell's own, identity for
+irnn). The preset comes first, then the file, then the flags. Presets are in rnn/sweep/presets/.
 
 It writes results.md, results.csv (one row per setting), runs.csv (one row per run),
 summary.json, success_vs_T.png and loss_curves.png into --out (and, for the long-term preset,
