@@ -105,7 +105,8 @@ def register(names) -> None:
     p.add_argument("--out", type=file_name, default="sweep-results", metavar="DIR",
                    help="folder for the tables, plots and the run cache (default "
                         "./sweep-results)")
-    p.add_argument("--tasks", type=_words, metavar="LIST", help="comma-separated: adding, adding-1997 (Hochreiter & Schmidhuber's "
+    p.add_argument("--tasks", type=_words, metavar="LIST",
+                   help="comma-separated: adding, adding-1997 (Hochreiter & Schmidhuber's "
                         "definition), copy, reber")
     p.add_argument("--cells", type=cell_list, metavar="LIST", help="registered cells")
     p.add_argument("--inits", type=_words, metavar="LIST", help="initialisations")
