@@ -16,10 +16,10 @@ from rnn.io import check_output_folder, output_folder
 
 EXAMPLE = """\
 examples:
-  rnn-lab experiment paper --quick --out /tmp/paper-quick     # 85 s on 2 cores (measured)
-  rnn-lab experiment paper --out results/paper                # about 5 min on 2 free cores (estimated)
+  rnn-lab experiment paper --quick --out /tmp/paper-quick   # 85 s on 2 cores (measured)
+  rnn-lab experiment paper --out results/paper        # about 5 min on 2 free cores (estimated)
   rnn-lab experiment paper --out results/paper --seeds 10     # 5 more seeds: only they train
-  rnn-lab experiment paper --quick --steps 600 --out /tmp/paper-longer
+  rnn-lab experiment paper --quick --steps 2000 --out /tmp/paper-longer
   rnn-lab experiment paper --scheduler tcp://HOST:8786 --out results/paper  # on Dask
 
 Each published record (Arjovsky, Shah & Bengio 2016 on adding and copy; Le, Jaitly & Hinton
