@@ -133,6 +133,7 @@ def run(argv, capsys):
 
 USAGE, RUNTIME = 2, 1
 SWEEP = ["experiment", "sweep", "--out", "sweep"]
+PAPER = ["experiment", "paper", "--out", "paper"]
 SWEEP_CONFIGS = {"lr-key": "lr = [0.01]\n", "seeds-text": 'seeds = "5"\n',
                  "cell-unknown": 'cells = ["elman"]\n', "task-unknown": 'tasks = ["parity"]\n',
                  "init-unknown": 'inits = ["glorot"]\n', "reber-T": "T = {reber = [5]}\n",
@@ -426,6 +427,28 @@ TABLE = [
     ("sweep-out-under-file", ["experiment", "sweep", "--out", "blocker/x"], RUNTIME,
      "blocker"),
     ("sweep-out-fifo", ["experiment", "sweep", "--out", "fifo"], RUNTIME, "fifo"),
+    *[(f"experiment-paper-{kind}", [*PAPER, *args], status, words)
+      for kind, args, status, words in [
+        ("steps-zero", ["--steps", "0"], USAGE, "--steps"),
+        ("seeds-zero", ["--seeds", "0"], USAGE, "--seeds"),
+        ("seeds-word", ["--seeds", "five"], USAGE, "--seeds"),
+        ("workers-zero", ["--workers", "0"], USAGE, "--workers"),
+        ("extra", ["adding"], USAGE, "unrecognized arguments: adding"),
+        ("budget-flag", ["--budget", "huge"], USAGE, "--budget"),
+        ("scheduler-malformed", ["--scheduler", "host"], USAGE, "scheduler address 'host'"),
+        ("scheduler-workers", ["--scheduler", "tcp://127.0.0.1:9", "--workers", "2"], USAGE,
+         "--workers sets the local processes"),
+        ("scheduler-timeout-alone", ["--scheduler-timeout", "5"], USAGE,
+         "--scheduler-timeout is for --scheduler"),
+        ("scheduler-timeout-zero", ["--scheduler", "tcp://h:1", "--scheduler-timeout", "0"],
+         USAGE, "--scheduler-timeout"),
+        ("scheduler-unreachable", ["--scheduler", "tcp://127.0.0.1:9", "--scheduler-timeout",
+                                   "1"], RUNTIME, "tcp://127.0.0.1:9 within 1 s")]],
+    ("experiment-paper-out-file", ["experiment", "paper", "--out", "blocker"], RUNTIME,
+     "not a folder"),
+    ("experiment-paper-out-under-file", ["experiment", "paper", "--out", "blocker/x"], RUNTIME,
+     "blocker"),
+    ("experiment-paper-out-fifo", ["experiment", "paper", "--out", "fifo"], RUNTIME, "fifo"),
     *[(f"experiment-cliff-{kind}", ["experiment", "cliff", *args], USAGE, words)
       for kind, args, words in [
         ("clip-zero", ["--clip", "0"], "--clip"), ("clip-negative", ["--clip", "-1"], "--clip"),

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rnn.argtypes import cell_list, file_name, positive_int, seed
 from rnn.blas import single_thread_blas
-from rnn.commands import experiment_born_in, experiment_cliff, experiment_sweep
+from rnn.commands import (experiment_born_in, experiment_cliff, experiment_paper,
+                          experiment_sweep)
 from rnn.io import output_folder
 
 EXAMPLE = """\
@@ -20,6 +21,7 @@ examples:
   rnn-lab experiment long-term --quick --cells rnn,lstm,cifg,mgu --out /tmp/lt-cells
   rnn-lab experiment born-in --quick --out /tmp/born-in         # "born in France", under 1 min
   rnn-lab experiment sweep --quick --out /tmp/sweep             # seeds, intervals, < 2 min
+  rnn-lab experiment paper --quick --out /tmp/paper             # published vs ours, < 2 min
 
 long-term trains a tanh RNN and an LSTM with the same budget on the adding problem at
 T = 10, 25, 50 and 100, and measures ||dL/dh_t|| against the lag T - t. It is the sweep's
@@ -30,6 +32,7 @@ jacobian_spectra.png and runs.csv (every run of the search) into --out, and keep
 finished run in --out/runs/, so a second run trains nothing.
 
 sweep runs many seeds per setting with intervals; see `rnn-lab experiment sweep --help`.
+paper puts published figures next to ours; see `rnn-lab experiment paper --help`.
 
 born-in trains RNN, LSTM and GRU on "I was born in France . ... . I can speak" -> French and
 plots accuracy against the gap; see `rnn-lab experiment born-in --help`.
@@ -43,8 +46,8 @@ def register(subparsers) -> None:
         description="Run an experiment and write its tables and plots.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     names = experiment.add_subparsers(dest="name", metavar="NAME",
-                                      help="long-term, born-in, cliff or sweep (each has its "
-                                           "own --help)")
+                                      help="long-term, born-in, cliff, sweep or paper (each "
+                                           "has its own --help)")
     names.required = True
     p = names.add_parser(
         "long-term", help="a tanh RNN and an LSTM on the adding problem at several lags",
@@ -68,6 +71,7 @@ def register(subparsers) -> None:
     experiment_born_in.register(names)
     experiment_cliff.register(names)
     experiment_sweep.register(names)
+    experiment_paper.register(names)
 
 
 def run(args) -> int:

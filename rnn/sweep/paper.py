@@ -143,8 +143,11 @@ class Budget:
                              f"shortest), got {self.max_T}")
 
 
+# quick: `rnn-lab experiment paper --quick` took 85 s on two cores (800 steps: the LSTM solves
+# adding at T = 50 after about 500); default: about 5 minutes on two free cores, estimated
+# from its runs' CPU seconds at 200 steps (see the README).
 BUDGETS = {
-    "quick": Budget("quick", max_hidden=16, max_T=50, steps=300, batch=32, seeds=3),
+    "quick": Budget("quick", max_hidden=16, max_T=50, steps=800, batch=32, seeds=3),
     "default": Budget("default", max_hidden=32, max_T=200, steps=1000, batch=32, seeds=5),
 }
 

@@ -120,9 +120,17 @@ def run_sweep(cfg: SweepConfig, cache: RunCache, execute, progress=None,
               log=print) -> SweepResult:
     """Both phases; every finished run is in `cache` the moment it arrives. Ctrl-C (or an
     error) stops the sweep with every finished run kept."""
+    return run_sweeps([cfg], cache, execute, progress, log)[0]
+
+
+def run_sweeps(cfgs, cache: RunCache, execute, progress=None, log=print) -> list[SweepResult]:
+    """Several sweeps as one: each phase trains the runs of every config together (the
+    workers stay busy), each config keeps its own rate search. One SweepResult per config,
+    in order; each counts its own runs as trained or cached, and its `seconds` is the whole
+    wall time."""
     t0 = time.perf_counter()
-    result = SweepResult(cfg)
     records = {}
+    trained = set()  # keys of the runs trained now
 
     def gather(specs):
         todo = []
@@ -134,30 +142,36 @@ def run_sweep(cfg: SweepConfig, cache: RunCache, execute, progress=None,
                 todo.append(spec)
             else:
                 records[spec.key] = record
-                result.cached += 1
         todo.sort(key=lambda s: -s.cost)  # the longest first: the workers end together
 
         def arrived(record):
             cache.store(record)
             records[record["key"]] = record
-            result.trained += 1
+            trained.add(record["key"])
             log(describe(record))
 
         if todo:
             execute(train_run, todo, arrived, progress)
 
-    settings = cfg.settings()
-    first = cfg.seed_list[0]
-    search = {s: {lr: cfg.spec(s, lr, first) for lr in cfg.lrs} for s in settings}
+    # (config index, setting) -> {lr: spec}, then -> [spec per seed]
+    search = {(i, s): {lr: cfg.spec(s, lr, cfg.seed_list[0]) for lr in cfg.lrs}
+              for i, cfg in enumerate(cfgs) for s in cfg.settings()}
     gather([spec for specs in search.values() for spec in specs.values()])
-    chosen = {s: choose_lr({lr: records[spec.key] for lr, spec in specs.items()})
-              for s, specs in search.items()}
-    seeds: dict[tuple, list[RunSpec]] = {
-        s: [cfg.spec(s, chosen[s], seed) for seed in cfg.seed_list] for s in settings}
+    chosen = {k: choose_lr({lr: records[spec.key] for lr, spec in specs.items()})
+              for k, specs in search.items()}
+    seeds = {(i, s): [cfgs[i].spec(s, chosen[i, s], seed) for seed in cfgs[i].seed_list]
+             for i, s in search}
     gather([spec for specs in seeds.values() for spec in specs])
-    for s in settings:
-        result.settings.append(SettingResult(
-            s, {lr: records[spec.key] for lr, spec in search[s].items()}, chosen[s],
-            [records[spec.key] for spec in seeds[s]]))
-    result.seconds = time.perf_counter() - t0
-    return result
+    seconds = time.perf_counter() - t0
+    results = []
+    for i, cfg in enumerate(cfgs):
+        result = SweepResult(cfg, seconds=seconds)
+        for s in cfg.settings():
+            result.settings.append(SettingResult(
+                s, {lr: records[spec.key] for lr, spec in search[i, s].items()},
+                chosen[i, s], [records[spec.key] for spec in seeds[i, s]]))
+        keys = [r["key"] for r in result.records()]
+        result.trained = sum(k in trained for k in keys)
+        result.cached = len(keys) - result.trained
+        results.append(result)
+    return results
