@@ -9,9 +9,9 @@ import os
 import time
 from pathlib import Path
 
-from rnn.argtypes import file_name, non_empty, positive_float, positive_int
+from rnn.argtypes import file_name, positive_int
 from rnn.blas import single_thread_blas
-from rnn.commands.experiment_sweep import _executor
+from rnn.commands.experiment_sweep import _executor, add_executor_flags
 from rnn.io import check_output_folder, output_folder
 
 EXAMPLE = """\
@@ -59,16 +59,7 @@ def register(names) -> None:
                    help="training steps per run instead of the budget's")
     p.add_argument("--seeds", type=positive_int, metavar="N",
                    help="seeds per setting instead of the budget's")
-    p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="training processes in parallel (default 2; never more than the runs "
-                        "or the CPU cores)")
-    p.add_argument("--scheduler", type=non_empty, metavar="ADDRESS",
-                   help="train on the Dask cluster whose scheduler is at ADDRESS (e.g. "
-                        "tcp://HOST:8786) instead of local processes (needs "
-                        "rnn-lab[cluster] here, on the scheduler and on every worker)")
-    p.add_argument("--scheduler-timeout", type=positive_float, metavar="S",
-                   help="seconds to wait for the scheduler and for a worker (default 10)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_flags(p)
     p.set_defaults(func=run)
 
 

@@ -132,6 +132,13 @@ def register(names) -> None:
     p.add_argument("--max-memory", type=memory_size, metavar="SIZE",
                    help="refuse sizes whose memory estimate exceeds SIZE (e.g. 8GB; default "
                         "half the RAM, or RNN_LAB_MAX_MEMORY)")
+    add_executor_flags(p)
+    p.set_defaults(func=run)
+
+
+def add_executor_flags(p) -> None:
+    """--workers, --scheduler, --scheduler-timeout and --no-progress: where the runs train
+    (`_executor` reads them), for `experiment sweep` and `experiment paper`."""
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="training processes in parallel (default 2; never more than the runs "
                         "or the CPU cores)")
@@ -143,7 +150,6 @@ def register(names) -> None:
     p.add_argument("--scheduler-timeout", type=positive_float, metavar="S",
                    help="seconds to wait for the scheduler and for a worker (default 10)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _executor(args):

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograd_lite.tensor import no_grad
 from rnn import tasks
 from rnn.training import (
     AddingProblem,
@@ -28,7 +27,6 @@ from rnn.training import (
     CopyProblem,
     ReberProblem,
     RegressionModel,
-    sequence_cross_entropy,
 )
 
 
@@ -69,15 +67,10 @@ class ReberStrings(ReberProblem):
         super().__init__(batch, val_size, seed)
         self.val_legal = tasks.reber_legal(*self.val[:3])
 
-    def evaluate(self, model):
-        x, y, mask, key = self.val
-        with no_grad():
-            logits, _ = model(x)
-            loss = sequence_cross_entropy(logits, y, mask).item()
-        cols = np.arange(x.shape[1])
-        hits = logits.data[key, cols].argmax(-1) == y[key, cols]
-        return {"loss": loss, "key_accuracy": float(hits.mean()),
-                "strings_wrong": strings_wrong(logits.data, self.val_legal, mask)}
+    def metrics(self, logits, loss):
+        out = super().metrics(logits, loss)
+        out["strings_wrong"] = strings_wrong(logits, self.val_legal, self.val[2])
+        return out
 
 
 class SweepTask:

@@ -124,12 +124,17 @@ class ReberProblem(Problem):
         return sequence_cross_entropy(logits, y, mask), None
 
     def evaluate(self, model):
-        x, y, mask, key = self.val
+        x, y, mask, _ = self.val
         with no_grad():
             logits, _ = model(x)
             loss = sequence_cross_entropy(logits, y, mask).item()
-        cols = np.arange(x.shape[1])
-        hits = logits.data[key, cols].argmax(-1) == y[key, cols]
+        return self.metrics(logits.data, loss)
+
+    def metrics(self, logits, loss) -> dict[str, float]:
+        """The validation metrics from the validation logits (T, B, V) and loss."""
+        _, y, _, key = self.val
+        cols = np.arange(y.shape[1])
+        hits = logits[key, cols].argmax(-1) == y[key, cols]
         return {"loss": loss, "key_accuracy": float(hits.mean())}
 
 
