@@ -41,8 +41,8 @@ plots accuracy against the gap; see `rnn-lab experiment born-in --help`.
 
 def register(subparsers) -> None:
     experiment = subparsers.add_parser(
-        "experiment", help="run an experiment (long-term: RNN vs LSTM on the adding problem; "
-                           "born-in: \"I was born in France ... I can speak French\")",
+        "experiment", help="run an experiment: long-term, born-in (\"I was born in France ... "
+                           "I can speak French\"), cliff, sweep (seeds and intervals), paper",
         description="Run an experiment and write its tables and plots.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     names = experiment.add_subparsers(dest="name", metavar="NAME",
