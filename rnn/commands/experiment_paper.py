@@ -17,7 +17,7 @@ from rnn.io import check_output_folder, output_folder
 EXAMPLE = """\
 examples:
   rnn-lab experiment paper --quick --out /tmp/paper-quick   # 85 s on 2 cores (measured)
-  rnn-lab experiment paper --out results/paper        # about 5 min on 2 free cores (estimated)
+  rnn-lab experiment paper --out results/paper        # about 12 min on 2 cores
   rnn-lab experiment paper --out results/paper --seeds 10     # 5 more seeds: only they train
   rnn-lab experiment paper --quick --steps 2000 --out /tmp/paper-longer
   rnn-lab experiment paper --scheduler tcp://HOST:8786 --out results/paper  # on Dask
@@ -27,7 +27,7 @@ Each published record (Arjovsky, Shah & Bengio 2016 on adding and copy; Le, Jait
 adding problem; a public NumPy reproduction of the 1997 experiments) becomes one sweep
 setting: its task under the source's definition (the adding problem in the uRNN's U[0, 1]
 version or the 1997 one), its cell and init, its hidden size and T cut down to the budget
-(quick: hidden <= 16, T <= 50, 800 steps, 3 seeds; default: hidden <= 32, T <= 200, 1000
+(quick: hidden <= 16, T <= 50, 800 steps, 3 seeds; default: hidden <= 32, T <= 200, 3000
 steps, 5 seeds; batch 32). Every setting searches its learning rate on validation data as
 `rnn-lab experiment sweep` does; records that come down to the same setting share its runs.
 
