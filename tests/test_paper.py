@@ -115,7 +115,7 @@ def test_default_settings_are_smaller_than_the_papers_and_say_so():
     assert "hidden 32 of the source's 128" in s["urnn-adding-lstm"]["smaller"]
     assert s["hs1997-reber-lstm"]["hidden"] == 4 and s["hs1997-reber-lstm"]["smaller"] == []
     assert s["cybertron-adding-lstm"]["smaller"] == [
-        "32,000 training sequences of the source's 256,000"]
+        "96,000 training sequences of the source's 256,000"]
 
 
 def test_a_bad_budget_is_a_clear_error():
