@@ -32,6 +32,18 @@ def _ancestors(root: Tensor) -> list[Tensor]:
     return order
 
 
+def in_creation_order(outs) -> list[Tensor]:
+    """Every tensor the tensors `outs` depend on (themselves included), in the order the
+    forward made them (by `seq`)."""
+    seen, stack = {}, list(outs)
+    while stack:
+        t = stack.pop()
+        if id(t) not in seen:
+            seen[id(t)] = t
+            stack.extend(t.parents)
+    return sorted(seen.values(), key=lambda t: t.seq)
+
+
 def nearest_labelled(node: Tensor, label: str) -> Tensor:
     """The nearest ancestor of `node` (breadth first) labelled `label` (LookupError if none)."""
     seen, frontier = {id(node)}, [node]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from autograd_lite.graph import in_creation_order
 from autograd_lite.tensor import Tensor
 from rnn.cells import cell_class
 from rnn.symbolic.core import Var, latex_of, pretty_of, relu, sigmoid
@@ -167,22 +168,13 @@ class _Tracer:
             raise SymbolicUnsupported(f"{self.where}: forward returned {len(outs)} values for "
                                       f"the {len(cls.STATE)} states {cls.STATE}")
         # Visit in creation order, so equations come out in the order forward wrote them.
-        for node in sorted(self._nodes(outs), key=lambda t: t.seq):
+        for node in in_creation_order(outs):
             self._translate(node)
         for s, node in zip(cls.STATE, outs):
             self._output(s, node)
         return CellSpec(cls.name, cls.title, tuple(cls.STATE), tuple(self.linear),
                         tuple(self.equations),
                         tuple(v for k, v in self.elementwise.items() if k not in self.biases))
-
-    def _nodes(self, outs) -> list[Tensor]:
-        seen, stack = {}, list(outs)
-        while stack:
-            t = stack.pop()
-            if id(t) not in seen:
-                seen[id(t)] = t
-                stack.extend(t.parents)
-        return list(seen.values())
 
     def _output(self, s: str, node: Tensor) -> None:
         target = state_out(s)

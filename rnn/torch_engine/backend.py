@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autograd_lite.graph import in_creation_order
 from autograd_lite.tensor import Tensor
 from rnn.errors import UserError
 
@@ -141,17 +142,6 @@ def _where(cls) -> str:
     return f"cell {cls.name!r} ({cls.__qualname__})"
 
 
-def _nodes(outs) -> list[Tensor]:
-    """Every node the outputs depend on, in creation order (the order forward made them)."""
-    seen, stack = {}, list(outs)
-    while stack:
-        t = stack.pop()
-        if id(t) not in seen:
-            seen[id(t)] = t
-            stack.extend(t.parents)
-    return sorted(seen.values(), key=lambda t: t.seq)
-
-
 def _run(cell, inputs):
     x, *states = inputs
     out = cell(x, states[0] if len(states) == 1 else tuple(states))
@@ -178,7 +168,7 @@ def trace(cls, input_size: int, hidden_size: int, batch: int, dtype) -> Trace:
                         f"{len(cls.STATE)} states {cls.STATE}")
     names = [name for name, _ in cls.PARAMS]
     slot = {id(t): k for k, t in enumerate([*inputs, *(getattr(cell, n) for n in names)])}
-    nodes = _nodes(outs)
+    nodes = in_creation_order(outs)
     constants = []
     for node in nodes:  # leaves first: they take the slots after the parameters
         if node.creator is None and id(node) not in slot:
