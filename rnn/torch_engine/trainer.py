@@ -26,7 +26,13 @@ from rnn.torch_engine.models import (
     torch_names,
 )
 from rnn.torch_engine.tasks import shard_of, torch_task
-from rnn.training import Trainer, TrainingError, TrainingInterrupted, run_steps
+from rnn.training.trainer import (
+    Trainer,
+    TrainingError,
+    TrainingInterrupted,
+    record_metrics,
+    run_steps,
+)
 
 torch = require_torch("--engine torch")
 dist = torch.distributed
@@ -131,12 +137,7 @@ class TorchTrainer:
         """Validation metrics (rank 0 only; others return {}), recorded in the history."""
         if self.rank != 0:
             return {}
-        metrics = self.task.evaluate(self.model)
-        if metrics:
-            self.history["val_step"].append(self.step)
-            for name, value in metrics.items():
-                self.history.setdefault(f"val_{name}", []).append(value)
-        return metrics
+        return record_metrics(self.history, self.step, self.task.evaluate(self.model))
 
     # -- the loop -----------------------------------------------------------------------
     def fit(self, steps: int | None = None) -> dict:

@@ -81,6 +81,16 @@ def _use_progress(progress) -> bool:
     return bool(progress)
 
 
+def record_metrics(history: dict, step: int, metrics: dict) -> dict:
+    """Append validation `metrics` at `step` to `history` (val_step, val_<name>); both
+    engines' trainers record them this way. Returns `metrics`."""
+    if metrics:
+        history["val_step"].append(step)
+        for name, value in metrics.items():
+            history.setdefault(f"val_{name}", []).append(value)
+    return metrics
+
+
 def run_steps(trainer, steps, *, final, tokens_per_batch, val_every, save_every, stopped):
     """The training loop both engines share: `trainer.train_step()` until step `steps` or
     `stopped()`, a tqdm bar (loss, gradient norm, tokens/s), validation every `val_every`
@@ -235,12 +245,7 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """Run the problem's validation and record it in the history."""
-        metrics = self.problem.evaluate(self.model)
-        if metrics:
-            self.history["val_step"].append(self.step)
-            for name, value in metrics.items():
-                self.history.setdefault(f"val_{name}", []).append(value)
-        return metrics
+        return record_metrics(self.history, self.step, self.problem.evaluate(self.model))
 
     # -- the loop -----------------------------------------------------------------------
     def fit(self, steps: int | None = None) -> dict:
